@@ -1,0 +1,28 @@
+// The one validating parser from YAML to spec structs. Every error names
+// `file:line:column`, the key path, and what was expected; unknown keys, wrong
+// types and out-of-range values are errors.
+#ifndef GWO_SPEC_PARSE_H_
+#define GWO_SPEC_PARSE_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "spec/experiment_spec.h"
+#include "spec/run_spec.h"
+
+namespace gwo::spec {
+
+// Parses a job.yaml. INVALID_ARGUMENT lists every problem found, one per line.
+absl::StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view yaml,
+                                                   std::string_view file_name);
+
+// Parses a run spec as written by RunSpecToYaml (or by hand for gwo-train).
+absl::StatusOr<RunSpec> ParseRunSpec(std::string_view yaml, std::string_view file_name);
+
+// Serializes a run spec; ParseRunSpec(RunSpecToYaml(r)) == r.
+std::string RunSpecToYaml(const RunSpec& run);
+
+}  // namespace gwo::spec
+
+#endif  // GWO_SPEC_PARSE_H_
