@@ -3,12 +3,12 @@
 #ifndef GWO_SPEC_ATTENTION_KINDS_H_
 #define GWO_SPEC_ATTENTION_KINDS_H_
 
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 namespace gwo::spec {
 
-const std::vector<std::string_view>& AttentionKinds();
+const std::vector<absl::string_view>& AttentionKinds();
 
 }  // namespace gwo::spec
 

@@ -5,7 +5,7 @@
 #define GWO_SPEC_PARSE_H_
 
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "spec/experiment_spec.h"
@@ -14,11 +14,11 @@
 namespace gwo::spec {
 
 // Parses a job.yaml. INVALID_ARGUMENT lists every problem found, one per line.
-absl::StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view yaml,
-                                                   std::string_view file_name);
+absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml,
+                                                   absl::string_view file_name);
 
 // Parses a run spec as written by RunSpecToYaml (or by hand for gwo-train).
-absl::StatusOr<RunSpec> ParseRunSpec(std::string_view yaml, std::string_view file_name);
+absl::StatusOr<RunSpec> ParseRunSpec(absl::string_view yaml, absl::string_view file_name);
 
 // Serializes a run spec; ParseRunSpec(RunSpecToYaml(r)) == r.
 std::string RunSpecToYaml(const RunSpec& run);
