@@ -1,0 +1,187 @@
+// PostgreSQL-backed state of the coordinator: experiments, runs, attempts, workers,
+// metrics and logs. The coordinator is the only writer. Every method is safe to
+// call from many threads (a pool of connections). Errors: UNAVAILABLE when the
+// database cannot be reached (the call may be retried), NOT_FOUND for unknown ids,
+// FAILED_PRECONDITION for a report of a superseded attempt, INTERNAL otherwise.
+// No gRPC or LibTorch types here.
+#ifndef GWO_SERVER_STORE_STORE_H_
+#define GWO_SERVER_STORE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace gwo::server {
+
+enum class RunState { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
+enum class ExperimentState { kActive, kSucceeded, kFailed, kCancelled };
+
+// "queued", "running", ... as stored in the database.
+const char* RunStateName(RunState s);
+std::optional<RunState> ParseRunState(const std::string& s);
+bool IsTerminal(RunState s);
+
+struct ExperimentRecord {
+  int64_t id = 0;
+  std::string name;
+  // Derived from its runs: kActive while any run is queued or running; then
+  // kCancelled if the experiment was cancelled, else kFailed if any run failed or
+  // was cancelled, else kSucceeded.
+  ExperimentState state = ExperimentState::kActive;
+  std::string spec_yaml;
+  std::string idempotency_key;  // empty when none was given
+  int run_count = 0;
+  std::map<RunState, int> runs_by_state;
+  absl::Time created_at;
+  std::optional<absl::Time> finished_at;  // set once every run is terminal
+};
+
+// A run to create with its experiment.
+struct NewRun {
+  std::string name;  // unique within the experiment
+  std::string variant;
+  std::string dataset;
+  int64_t seed = 0;
+  std::string spec_yaml;  // fully resolved run spec
+  int64_t total_steps = 0;
+  int max_restarts = 3;
+  int priority = 0;
+};
+
+struct RunRecord {
+  int64_t id = 0;
+  int64_t experiment_id = 0;
+  std::string name;
+  std::string variant;
+  std::string dataset;
+  int64_t seed = 0;
+  RunState state = RunState::kQueued;
+  int attempt = 0;  // 0 before the first claim
+  int64_t step = 0;  // highest step with a metric of the current attempt
+  int64_t total_steps = 0;
+  std::string error;
+  std::string worker;  // name of the worker of the current attempt, empty if none
+  std::string spec_yaml;
+  std::map<std::string, double> latest_metrics;  // value at the highest step, per name
+  absl::Time created_at;
+  std::optional<absl::Time> started_at;
+  std::optional<absl::Time> finished_at;
+};
+
+// An attempt placed on a worker.
+struct AttemptOnWorker {
+  int64_t run_id = 0;
+  int attempt = 0;
+  int64_t worker_id = 0;
+};
+
+// What a worker must run after a claim.
+struct Assignment {
+  int64_t run_id = 0;
+  int attempt = 0;
+  std::string run_name;
+  std::string spec_yaml;
+};
+
+struct MetricPointRecord {
+  int64_t step = 0;
+  std::string name;
+  double value = 0;
+};
+
+struct MetricSeriesRecord {
+  std::string name;
+  std::vector<MetricPointRecord> points;  // ordered by step
+};
+
+struct WorkerInfo {
+  std::string name;
+  std::string hostname;
+  std::string devices_json;  // the devices as a JSON array, for display
+  int slots = 1;
+};
+
+class Store {
+ public:
+  // Connects `pool_size` connections to `url` (a libpq conninfo or postgres:// URL).
+  // UNAVAILABLE when the server cannot be reached.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& url, int pool_size = 4);
+  virtual ~Store() = default;
+
+  // Applies the numbered migrations not yet applied, each in its own transaction,
+  // under an advisory lock (safe with several coordinators). Idempotent.
+  virtual absl::Status Migrate() = 0;
+  // Highest applied migration number (0 on an empty database).
+  virtual absl::StatusOr<int> SchemaVersion() = 0;
+
+  // --- Experiments and runs ---
+  // Creates the experiment and its runs (queued) in one transaction. When
+  // `idempotency_key` is non-empty and an experiment with that key exists, returns
+  // that one and `*created = false` and writes nothing; concurrent calls with the
+  // same key create exactly one experiment.
+  virtual absl::StatusOr<ExperimentRecord> CreateExperiment(const std::string& name,
+                                                            const std::string& spec_yaml,
+                                                            const std::string& idempotency_key,
+                                                            const std::vector<NewRun>& runs,
+                                                            bool* created) = 0;
+  virtual absl::StatusOr<ExperimentRecord> GetExperiment(int64_t id) = 0;
+  // Newest first.
+  virtual absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments(int limit) = 0;
+  // Ordered by run id. NOT_FOUND for an unknown experiment.
+  virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) = 0;
+  virtual absl::StatusOr<RunRecord> GetRun(int64_t run_id) = 0;
+
+  // Marks every queued or running run of the experiment cancelled. Returns the
+  // attempts that were running, so their workers can be told to stop.
+  virtual absl::StatusOr<std::vector<AttemptOnWorker>> CancelExperiment(int64_t id) = 0;
+  // Same for one run. `*cancelled` is false when the run was already terminal.
+  virtual absl::StatusOr<std::optional<AttemptOnWorker>> CancelRun(int64_t run_id, bool* cancelled) = 0;
+
+  // --- Workers ---
+  // Registers (or re-registers, by name) a worker as online; returns its id.
+  virtual absl::StatusOr<int64_t> UpsertWorker(const WorkerInfo& info) = 0;
+  // Marks the worker offline.
+  virtual absl::Status MarkWorkerOffline(int64_t worker_id) = 0;
+
+  // --- Scheduling ---
+  // Claims the next queued run (highest priority, then oldest) for the worker:
+  // increments its attempt, sets it running on the worker and records the attempt,
+  // in one transaction using FOR UPDATE SKIP LOCKED, so concurrent claims never
+  // get the same run. nullopt when nothing is queued.
+  virtual absl::StatusOr<std::optional<Assignment>> ClaimNextRun(int64_t worker_id) = 0;
+  // Attempts the database believes are running on this worker.
+  virtual absl::StatusOr<std::vector<AttemptOnWorker>> RunningAttempts(int64_t worker_id) = 0;
+  // The worker is gone: each of its running attempts ends as lost, and its run is
+  // queued again if it has restarts left, else failed with `reason`.
+  virtual absl::Status ReleaseWorkerAttempts(int64_t worker_id, const std::string& reason) = 0;
+
+  // --- Reports (fenced: FAILED_PRECONDITION unless (run_id, attempt) is the run's
+  // current attempt and the run is running) ---
+  // Stores points keyed (run, attempt, step, name); a point already stored is
+  // ignored (replays are harmless). Advances the run's step.
+  virtual absl::Status RecordMetrics(int64_t run_id, int attempt,
+                                     const std::vector<MetricPointRecord>& points) = 0;
+  virtual absl::Status AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines) = 0;
+  // Ends the attempt with `state` (kSucceeded, kFailed or kCancelled) and `error`.
+  virtual absl::Status FinishAttempt(int64_t run_id, int attempt, RunState state,
+                                     const std::string& error) = 0;
+
+  // --- Reads of results ---
+  // Series of the run, sorted by name, each ordered by step. For a step reported by
+  // several attempts, the latest attempt's value. `names` empty: all.
+  virtual absl::StatusOr<std::vector<MetricSeriesRecord>> QueryMetrics(
+      int64_t run_id, const std::vector<std::string>& names) = 0;
+  // The last `n` log lines of the run (all attempts, in order).
+  virtual absl::StatusOr<std::vector<std::string>> TailLogs(int64_t run_id, int n) = 0;
+};
+
+}  // namespace gwo::server
+
+#endif  // GWO_SERVER_STORE_STORE_H_
