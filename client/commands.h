@@ -1,0 +1,35 @@
+// gwoctl's commands. Each talks only to the public gRPC API, with a deadline on
+// every call, prints to stdout, and returns the process exit code.
+#ifndef GWO_CLIENT_COMMANDS_H_
+#define GWO_CLIENT_COMMANDS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+namespace gwo::client {
+
+struct Context {
+  std::string address;                     // coordinator host:port
+  std::shared_ptr<grpc::Channel> channel;
+  absl::Duration timeout = absl::Seconds(30);  // deadline of each call
+};
+
+int Submit(const Context& c, const std::string& file, bool wait, std::string idempotency_key);
+int List(const Context& c, int limit);
+int Describe(const Context& c, const std::string& experiment);
+int Runs(const Context& c, const std::string& experiment);
+int Metrics(const Context& c, const std::string& run, const std::vector<std::string>& names);
+int Cancel(const Context& c, const std::string& target);
+// Polls until every run of the experiment finished, printing progress.
+int Wait(const Context& c, int64_t experiment_id);
+
+// "exp-12" or "12" -> 12; "run-7" or "7" -> 7 (for the matching kind). 0 if invalid.
+int64_t ParseId(const std::string& text, const std::string& prefix);
+
+}  // namespace gwo::client
+
+#endif  // GWO_CLIENT_COMMANDS_H_

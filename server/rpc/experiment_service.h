@@ -1,0 +1,53 @@
+// gRPC front of the user API: ExperimentService and MetricService. Handlers turn
+// requests into core calls and results into protos; no logic of their own.
+#ifndef GWO_SERVER_RPC_EXPERIMENT_SERVICE_H_
+#define GWO_SERVER_RPC_EXPERIMENT_SERVICE_H_
+
+#include "gwo/v1/experiments.grpc.pb.h"
+#include "gwo/v1/metrics.grpc.pb.h"
+#include "server/coordinator.h"
+
+namespace gwo::server {
+
+class ExperimentServiceImpl final : public gwo::v1::ExperimentService::CallbackService {
+ public:
+  explicit ExperimentServiceImpl(Coordinator* core) : core_(core) {}
+
+  grpc::ServerUnaryReactor* SubmitExperiment(grpc::CallbackServerContext* ctx,
+                                             const gwo::v1::SubmitExperimentRequest* req,
+                                             gwo::v1::SubmitExperimentResponse* resp) override;
+  grpc::ServerUnaryReactor* GetExperiment(grpc::CallbackServerContext* ctx,
+                                          const gwo::v1::GetExperimentRequest* req,
+                                          gwo::v1::GetExperimentResponse* resp) override;
+  grpc::ServerUnaryReactor* ListExperiments(grpc::CallbackServerContext* ctx,
+                                            const gwo::v1::ListExperimentsRequest* req,
+                                            gwo::v1::ListExperimentsResponse* resp) override;
+  grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* ctx, const gwo::v1::ListRunsRequest* req,
+                                     gwo::v1::ListRunsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* ctx, const gwo::v1::GetRunRequest* req,
+                                   gwo::v1::GetRunResponse* resp) override;
+  grpc::ServerUnaryReactor* CancelExperiment(grpc::CallbackServerContext* ctx,
+                                             const gwo::v1::CancelExperimentRequest* req,
+                                             gwo::v1::CancelExperimentResponse* resp) override;
+  grpc::ServerUnaryReactor* CancelRun(grpc::CallbackServerContext* ctx, const gwo::v1::CancelRunRequest* req,
+                                      gwo::v1::CancelRunResponse* resp) override;
+
+ private:
+  Coordinator* const core_;
+};
+
+class MetricServiceImpl final : public gwo::v1::MetricService::CallbackService {
+ public:
+  explicit MetricServiceImpl(Coordinator* core) : core_(core) {}
+
+  grpc::ServerUnaryReactor* QueryMetrics(grpc::CallbackServerContext* ctx,
+                                         const gwo::v1::QueryMetricsRequest* req,
+                                         gwo::v1::QueryMetricsResponse* resp) override;
+
+ private:
+  Coordinator* const core_;
+};
+
+}  // namespace gwo::server
+
+#endif  // GWO_SERVER_RPC_EXPERIMENT_SERVICE_H_

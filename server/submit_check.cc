@@ -1,0 +1,36 @@
+#include "server/submit_check.h"
+
+#include <sys/stat.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "worker/data/corpus_files.h"
+
+namespace gwo::server {
+
+absl::Status CheckCorpora(const spec::ExperimentSpec& spec, const std::string& file_name) {
+  std::vector<std::string> errors;
+  for (size_t i = 0; i < spec.datasets.size(); ++i) {
+    const spec::DataSpec& d = spec.datasets[i];
+    const std::string where = absl::StrCat(file_name, ":", d.path_location.line, ":",
+                                           d.path_location.column, ": datasets[", i, "].path: ");
+    absl::StatusOr<std::vector<std::string>> files = data::ListCorpusFiles(d.path, d.glob);
+    if (!files.ok()) {
+      errors.push_back(absl::StrCat(where, "expected a readable corpus: ", files.status().message()));
+      continue;
+    }
+    int64_t bytes = 0;
+    for (const std::string& f : *files) {
+      struct stat st;
+      if (stat(f.c_str(), &st) == 0) bytes += st.st_size;
+    }
+    if (bytes == 0) {
+      errors.push_back(absl::StrCat(where, "empty corpus: the ", files->size(), " file(s) matching \"",
+                                    d.glob, "\" under ", d.path, " hold no text"));
+    }
+  }
+  if (errors.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+}
+
+}  // namespace gwo::server

@@ -1,0 +1,196 @@
+#include "worker/agent/agent.h"
+
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace gwo::worker {
+
+Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
+
+Agent::~Agent() { Shutdown(); }
+
+void Agent::Shutdown() {
+  std::map<std::pair<int64_t, int>, std::unique_ptr<AttemptRunner>> runners;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_.exchange(true)) return;
+    if (active_ctx_ != nullptr) active_ctx_->TryCancel();
+    runners.swap(runners_);
+    cv_.SignalAll();
+  }
+  // Destroying a runner stops its child (SIGTERM, then SIGKILL) and joins it.
+  runners.clear();
+}
+
+void Agent::Send(gwo::v1::WorkerMessage m) {
+  absl::MutexLock lock(&mu_);
+  outbox_.push_back(std::move(m));
+  cv_.Signal();
+}
+
+void Agent::Run() {
+  std::mt19937 rng(std::random_device{}());
+  absl::Duration backoff = absl::Milliseconds(200);
+  while (!shutdown_) {
+    absl::Time started = absl::Now();
+    Serve();
+    if (shutdown_) break;
+    if (absl::Now() - started > absl::Seconds(10)) backoff = absl::Milliseconds(200);
+    // Full jitter: many workers reconnecting to a restarted coordinator spread out.
+    std::uniform_int_distribution<int64_t> jitter(0, absl::ToInt64Milliseconds(backoff));
+    absl::Duration wait = absl::Milliseconds(jitter(rng)) + absl::Milliseconds(100);
+    LogInfo(absl::StrCat("reconnecting to ", options_.coordinator, " in ", absl::FormatDuration(wait)));
+    absl::MutexLock lock(&mu_);
+    cv_.WaitWithTimeout(&mu_, wait);
+    backoff = std::min(backoff * 2, absl::Seconds(10));
+  }
+}
+
+void Agent::Serve() {
+  auto channel = grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials());
+  auto stub = gwo::v1::WorkerService::NewStub(channel);
+  // The stream lives as long as the worker, so it has no deadline; liveness is
+  // checked by heartbeats (ours) and the coordinator's lease.
+  grpc::ClientContext ctx;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return;
+    active_ctx_ = &ctx;
+  }
+  std::unique_ptr<Stream> stream = stub->Connect(&ctx);
+
+  gwo::v1::WorkerMessage hello;
+  gwo::v1::RegisterWorker* reg = hello.mutable_register_();
+  reg->set_name(options_.name);
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  reg->set_hostname(host);
+  reg->set_slots(options_.slots);
+  for (const auto& d : options_.devices) *reg->add_devices() = d;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, runner] : runners_) {
+      if (runner->done()) continue;
+      gwo::v1::AttemptRef* a = reg->add_running();
+      a->set_run_id(key.first);
+      a->set_attempt(key.second);
+    }
+  }
+  gwo::v1::CoordinatorMessage first;
+  if (!stream->Write(hello) || !stream->Read(&first) || !first.has_registered()) {
+    ctx.TryCancel();
+    grpc::Status s = stream->Finish();
+    LogWarning(absl::StrCat("cannot register with coordinator ", options_.coordinator, ": ",
+                            s.ok() ? "stream closed" : s.error_message()));
+    absl::MutexLock lock(&mu_);
+    active_ctx_ = nullptr;
+    return;
+  }
+  LogInfo(absl::StrCat("registered with ", options_.coordinator, " as worker ", first.registered().worker_id(),
+                       " (", options_.name, ", ", options_.slots, " slot(s))"));
+  {
+    absl::MutexLock lock(&mu_);
+    connected_ = true;
+    if (first.registered().heartbeat_interval_ms() > 0) {
+      heartbeat_interval_ = absl::Milliseconds(first.registered().heartbeat_interval_ms());
+    }
+  }
+  std::thread writer([&] { WriterLoop(stream.get(), &ctx); });
+
+  gwo::v1::CoordinatorMessage m;
+  while (stream->Read(&m)) Handle(m);
+
+  {
+    absl::MutexLock lock(&mu_);
+    connected_ = false;
+    cv_.SignalAll();
+  }
+  ctx.TryCancel();
+  writer.join();
+  grpc::Status s = stream->Finish();
+  {
+    absl::MutexLock lock(&mu_);
+    active_ctx_ = nullptr;
+  }
+  if (!shutdown_) LogWarning(absl::StrCat("connection to coordinator lost: ", s.error_message()));
+}
+
+// Sends queued reports, and a heartbeat whenever the outbox stays empty for an
+// interval. A message is removed from the outbox only after Write succeeded.
+void Agent::WriterLoop(Stream* stream, grpc::ClientContext* ctx) {
+  absl::Time last_write = absl::Now();
+  for (;;) {
+    gwo::v1::WorkerMessage m;
+    bool from_outbox = false;
+    {
+      absl::MutexLock lock(&mu_);
+      absl::Time wake = last_write + heartbeat_interval_;
+      while (connected_ && !shutdown_ && outbox_.empty() && absl::Now() < wake) {
+        cv_.WaitWithDeadline(&mu_, wake);
+      }
+      if (!connected_ || shutdown_) break;
+      if (!outbox_.empty()) {
+        m = outbox_.front();
+        from_outbox = true;
+      } else {
+        m.mutable_heartbeat();
+      }
+    }
+    if (!stream->Write(m)) {
+      ctx->TryCancel();
+      break;
+    }
+    last_write = absl::Now();
+    if (from_outbox) {
+      absl::MutexLock lock(&mu_);
+      outbox_.pop_front();
+    }
+    ReapFinished();
+  }
+}
+
+void Agent::ReapFinished() {
+  std::vector<std::unique_ptr<AttemptRunner>> finished;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = runners_.begin(); it != runners_.end();) {
+      if (it->second->done()) {
+        finished.push_back(std::move(it->second));
+        it = runners_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  finished.clear();  // joins threads that have already ended
+}
+
+void Agent::Handle(const gwo::v1::CoordinatorMessage& m) {
+  if (m.has_assign()) {
+    const auto& a = m.assign();
+    auto key = std::make_pair(a.attempt().run_id(), a.attempt().attempt());
+    AttemptRunnerOptions o;
+    o.trainer_path = options_.trainer_path;
+    o.attempt_dir = absl::StrCat(options_.work_dir, "/runs/", key.first, "/attempt-", key.second);
+    o.stop_grace = options_.stop_grace;
+    auto runner = std::make_unique<AttemptRunner>(a, o, [this](gwo::v1::WorkerMessage r) { Send(std::move(r)); });
+    LogInfo(absl::StrCat("starting run ", key.first, " (", a.run_name(), ") attempt ", key.second));
+    absl::MutexLock lock(&mu_);
+    if (runners_.count(key)) return;  // a duplicate assignment: already running
+    runner->Start();
+    runners_[key] = std::move(runner);
+  } else if (m.has_stop()) {
+    auto key = std::make_pair(m.stop().attempt().run_id(), m.stop().attempt().attempt());
+    absl::MutexLock lock(&mu_);
+    auto it = runners_.find(key);
+    if (it != runners_.end()) {
+      LogInfo(absl::StrCat("stopping run ", key.first, " attempt ", key.second, ": ", m.stop().reason()));
+      it->second->RequestStop(m.stop().reason());
+    }
+  }
+}
+
+}  // namespace gwo::worker

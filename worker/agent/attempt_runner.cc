@@ -1,0 +1,208 @@
+#include "worker/agent/attempt_runner.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/subprocess.h"
+
+namespace gwo::worker {
+namespace {
+
+constexpr int kEventsFd = 3;
+constexpr size_t kMaxPointsPerReport = 500;
+constexpr absl::Duration kFlushInterval = absl::Milliseconds(500);
+
+// Splits a byte stream into lines.
+class LineBuffer {
+ public:
+  template <typename F>
+  void Append(const char* data, size_t n, F&& on_line) {
+    buf_.append(data, n);
+    size_t start = 0;
+    for (size_t nl; (nl = buf_.find('\n', start)) != std::string::npos; start = nl + 1) {
+      on_line(buf_.substr(start, nl - start));
+    }
+    buf_.erase(0, start);
+  }
+  template <typename F>
+  void Flush(F&& on_line) {
+    if (!buf_.empty()) on_line(buf_);
+    buf_.clear();
+  }
+
+ private:
+  std::string buf_;
+};
+
+// Reads what is available on a non-blocking fd. False at end of file.
+template <typename F>
+bool Drain(int fd, F&& on_bytes) {
+  char buf[8192];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      on_bytes(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) return false;
+    return errno == EAGAIN || errno == EINTR;
+  }
+}
+
+}  // namespace
+
+bool ParseMetricEvent(const std::string& line, gwo::v1::MetricPoint* point) {
+  std::vector<std::string> parts = absl::StrSplit(line, '\t');
+  if (parts.size() != 4 || parts[0] != "metric") return false;
+  int64_t step = 0;
+  double value = 0;
+  if (!absl::SimpleAtoi(parts[1], &step) || step < 0 || parts[2].empty()) return false;
+  // strtod accepts nan/inf, which a diverged run does report.
+  char* end = nullptr;
+  value = std::strtod(parts[3].c_str(), &end);
+  if (end == parts[3].c_str() || *end != '\0') return false;
+  point->set_step(step);
+  point->set_name(parts[2]);
+  point->set_value(value);
+  return true;
+}
+
+AttemptRunner::AttemptRunner(gwo::v1::AssignAttempt assignment, AttemptRunnerOptions options, SendFn send)
+    : assignment_(std::move(assignment)), options_(std::move(options)), send_(std::move(send)) {}
+
+AttemptRunner::~AttemptRunner() {
+  RequestStop("worker shutting down");
+  if (thread_.joinable()) thread_.join();
+}
+
+void AttemptRunner::Start() { thread_ = std::thread([this] { Watch(); }); }
+
+void AttemptRunner::RequestStop(const std::string& reason) {
+  (void)reason;
+  stop_requested_ = true;
+}
+
+void AttemptRunner::Watch() {
+  const gwo::v1::AttemptRef ref = assignment_.attempt();
+  auto finish = [&](gwo::v1::RunState state, std::string error) {
+    gwo::v1::WorkerMessage m;
+    *m.mutable_finished()->mutable_attempt() = ref;
+    m.mutable_finished()->set_state(state);
+    m.mutable_finished()->set_error(std::move(error));
+    send_(std::move(m));
+    done_ = true;
+  };
+
+  std::error_code ec;
+  std::filesystem::create_directories(options_.attempt_dir, ec);
+  const std::string spec_path = options_.attempt_dir + "/run.yaml";
+  {
+    std::ofstream spec(spec_path, std::ios::trunc);
+    spec << assignment_.run_spec_yaml();
+    if (ec || !spec.good()) {
+      finish(gwo::v1::RUN_STATE_FAILED, absl::StrCat("cannot write ", spec_path, ": ", ec.message()));
+      return;
+    }
+  }
+  SpawnOptions spawn;
+  spawn.argv = {options_.trainer_path, "--spec", spec_path, "--out", options_.attempt_dir + "/out",
+                "--events-fd", std::to_string(kEventsFd)};
+  spawn.capture_output = true;
+  spawn.events_fd_in_child = kEventsFd;
+  absl::StatusOr<Subprocess> child = Subprocess::Spawn(spawn);
+  if (!child.ok()) {
+    finish(gwo::v1::RUN_STATE_FAILED, absl::StrCat("cannot start gwo-train: ", child.status().message()));
+    return;
+  }
+  {
+    gwo::v1::WorkerMessage m;
+    *m.mutable_started()->mutable_attempt() = ref;
+    send_(std::move(m));
+  }
+
+  gwo::v1::WorkerMessage metrics;
+  *metrics.mutable_metrics()->mutable_attempt() = ref;
+  gwo::v1::WorkerMessage logs;
+  *logs.mutable_logs()->mutable_attempt() = ref;
+  std::deque<std::string> tail;
+  absl::Time last_flush = absl::Now();
+  auto flush = [&] {
+    if (metrics.metrics().points_size() > 0) {
+      send_(metrics);
+      metrics.mutable_metrics()->clear_points();
+    }
+    if (logs.logs().lines_size() > 0) {
+      send_(logs);
+      logs.mutable_logs()->clear_lines();
+    }
+    last_flush = absl::Now();
+  };
+  auto on_log_line = [&](const std::string& line) {
+    logs.mutable_logs()->add_lines(line);
+    tail.push_back(line);
+    if (static_cast<int>(tail.size()) > options_.log_tail_lines) tail.pop_front();
+  };
+  auto on_event_line = [&](const std::string& line) {
+    gwo::v1::MetricPoint p;
+    if (ParseMetricEvent(line, &p)) {
+      *metrics.mutable_metrics()->add_points() = p;
+      if (metrics.metrics().points_size() >= static_cast<int>(kMaxPointsPerReport)) flush();
+    }
+  };
+
+  LineBuffer out_lines, event_lines;
+  bool out_open = true, events_open = true;
+  bool term_sent = false;
+  absl::Time kill_at = absl::InfiniteFuture();
+  while (out_open || events_open) {
+    if (stop_requested_ && !term_sent) {
+      child->Signal(SIGTERM);
+      term_sent = true;
+      kill_at = absl::Now() + options_.stop_grace;
+    }
+    if (absl::Now() >= kill_at) {
+      child->Signal(SIGKILL);
+      kill_at = absl::InfiniteFuture();
+    }
+    pollfd fds[2] = {{out_open ? child->output_fd() : -1, POLLIN, 0},
+                     {events_open ? child->events_fd() : -1, POLLIN, 0}};
+    poll(fds, 2, 100);
+    if (out_open && fds[0].revents != 0) {
+      out_open = Drain(child->output_fd(), [&](const char* d, size_t n) { out_lines.Append(d, n, on_log_line); });
+    }
+    if (events_open && fds[1].revents != 0) {
+      events_open =
+          Drain(child->events_fd(), [&](const char* d, size_t n) { event_lines.Append(d, n, on_event_line); });
+    }
+    if (absl::Now() - last_flush >= kFlushInterval) flush();
+  }
+  out_lines.Flush(on_log_line);
+  event_lines.Flush(on_event_line);
+  // Grandchildren may hold the pipes open after gwo-train exits; they are gone
+  // once both pipes reach end of file, so Wait does not hang here.
+  ExitStatus status = child->Wait();
+  flush();
+
+  if (stop_requested_) {
+    finish(gwo::v1::RUN_STATE_CANCELLED, "");
+  } else if (status.ok()) {
+    finish(gwo::v1::RUN_STATE_SUCCEEDED, "");
+  } else {
+    std::vector<std::string> lines(tail.begin(), tail.end());
+    finish(gwo::v1::RUN_STATE_FAILED, absl::StrCat("gwo-train ended with ", status.ToString(),
+                                                   "; last log lines:\n", absl::StrJoin(lines, "\n")));
+  }
+}
+
+}  // namespace gwo::worker

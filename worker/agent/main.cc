@@ -1,0 +1,87 @@
+// gwo-worker: runs the attempts a coordinator assigns, one gwo-train child each.
+#include <signal.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "worker/agent/agent.h"
+#include "worker/agent/devices.h"
+
+ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
+ABSL_FLAG(std::string, name, "", "worker name (unique); default: the host name");
+ABSL_FLAG(int, slots, 0, "attempts run at once; default: 1 per GPU, or 2 on a CPU-only host");
+ABSL_FLAG(std::string, work_dir, "", "where attempts write their files; default /tmp/gwo-worker-<name>");
+ABSL_FLAG(std::string, trainer, "", "the gwo-train binary; default: gwo-train next to gwo-worker");
+ABSL_FLAG(int, stop_grace_s, 10, "seconds between SIGTERM and SIGKILL when stopping an attempt");
+
+namespace {
+
+std::string SelfDir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  return std::filesystem::path(std::string(buf, n)).parent_path().string();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("gwo-worker [--coordinator HOST:PORT] [--name NAME] [--slots N]");
+  absl::ParseCommandLine(argc, argv);
+  gwo::SetLogComponent("worker");
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  gwo::worker::AgentOptions o;
+  o.coordinator = absl::GetFlag(FLAGS_coordinator);
+  if (o.coordinator.empty()) {
+    const char* env = std::getenv("GWO_COORDINATOR");
+    o.coordinator = env != nullptr && *env != '\0' ? env : "127.0.0.1:7070";
+  }
+  o.name = absl::GetFlag(FLAGS_name);
+  if (o.name.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    o.name = host;
+  }
+  o.devices = gwo::worker::DetectDevices();
+  int gpus = 0;
+  for (const auto& d : o.devices) gpus += d.kind() == "cuda";
+  o.slots = absl::GetFlag(FLAGS_slots) > 0 ? absl::GetFlag(FLAGS_slots) : (gpus > 0 ? gpus : 2);
+  o.work_dir = absl::GetFlag(FLAGS_work_dir).empty() ? absl::StrCat("/tmp/gwo-worker-", o.name)
+                                                       : absl::GetFlag(FLAGS_work_dir);
+  o.trainer_path = absl::GetFlag(FLAGS_trainer).empty() ? SelfDir() + "/gwo-train" : absl::GetFlag(FLAGS_trainer);
+  o.stop_grace = absl::Seconds(absl::GetFlag(FLAGS_stop_grace_s));
+  if (access(o.trainer_path.c_str(), X_OK) != 0) {
+    std::cerr << "gwo-worker: error: trainer " << o.trainer_path << " is not an executable (see --trainer)\n";
+    return 1;
+  }
+
+  gwo::worker::Agent agent(o);
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    gwo::LogInfo(absl::StrCat("received signal ", sig, ", stopping"));
+    agent.Shutdown();
+  });
+  gwo::LogInfo(absl::StrCat("worker ", o.name, " with ", o.devices.size(), " device(s), ", o.slots,
+                            " slot(s), coordinator ", o.coordinator));
+  agent.Run();
+  // Run returns only after Shutdown, which the signal thread called.
+  signals.join();
+  return 0;
+}
