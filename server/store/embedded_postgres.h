@@ -18,6 +18,9 @@ struct EmbeddedPostgresOptions {
   std::string bin_dir;      // initdb/pg_ctl location; empty: newest /usr/lib/postgresql/*/bin
   std::string run_as_user;  // when root; empty: "postgres" if it exists, else "nobody"
   int port = 0;             // 0: pick a free loopback port
+  // false: initdb --no-sync and the server runs with fsync=off. Several times
+  // faster to create; a machine crash can lose the cluster. For tests.
+  bool durable = true;
 };
 
 class EmbeddedPostgres {
@@ -38,6 +41,8 @@ class EmbeddedPostgres {
 
  private:
   EmbeddedPostgres() = default;
+  // pg_ctl start on port_, then creates database "gwo" if missing.
+  absl::Status StartServer();
   EmbeddedPostgresOptions options_;
   std::string cluster_dir_;
   std::string bin_dir_;

@@ -1,0 +1,83 @@
+// Store on PostgreSQL (see store.h for the contract). Every method runs as one
+// transaction on a pooled connection; a transaction that fails because the
+// connection was lost before COMMIT, or on a deadlock, is run again (a few times),
+// so a server restart is invisible to callers once the server is back.
+//
+// Locking: a transaction that changes runs locks the run rows first (in id order)
+// and the experiment row after, so concurrent changes do not deadlock; an
+// experiment's finished_at is decided after its row is locked (FinishExperimentIfDone).
+#ifndef GWO_SERVER_STORE_PG_STORE_H_
+#define GWO_SERVER_STORE_PG_STORE_H_
+
+#include <functional>
+#include <memory>
+
+#include "server/store/pg_connection.h"
+#include "server/store/store.h"
+
+namespace gwo::server {
+
+class PgStore final : public Store {
+ public:
+  explicit PgStore(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}
+
+  absl::Status Migrate() override;
+  absl::StatusOr<int> SchemaVersion() override;
+
+  absl::StatusOr<ExperimentRecord> CreateExperiment(const std::string& name, const std::string& spec_yaml,
+                                                    const std::string& idempotency_key,
+                                                    const std::vector<NewRun>& runs, bool* created) override;
+  absl::StatusOr<ExperimentRecord> GetExperiment(int64_t id) override;
+  absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments(int limit) override;
+  absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) override;
+  absl::StatusOr<RunRecord> GetRun(int64_t run_id) override;
+  absl::StatusOr<std::vector<AttemptOnWorker>> CancelExperiment(int64_t id) override;
+  absl::StatusOr<std::optional<AttemptOnWorker>> CancelRun(int64_t run_id, bool* cancelled) override;
+
+  absl::StatusOr<int64_t> UpsertWorker(const WorkerInfo& info) override;
+  absl::Status MarkWorkerOffline(int64_t worker_id) override;
+
+  absl::StatusOr<std::optional<Assignment>> ClaimNextRun(int64_t worker_id) override;
+  absl::StatusOr<std::vector<AttemptOnWorker>> RunningAttempts(int64_t worker_id) override;
+  absl::Status ReleaseWorkerAttempts(int64_t worker_id, const std::string& reason) override;
+
+  absl::Status RecordMetrics(int64_t run_id, int attempt, const std::vector<MetricPointRecord>& points) override;
+  absl::Status AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines) override;
+  absl::Status FinishAttempt(int64_t run_id, int attempt, RunState state, const std::string& error) override;
+
+  absl::StatusOr<std::vector<MetricSeriesRecord>> QueryMetrics(int64_t run_id,
+                                                               const std::vector<std::string>& names) override;
+  absl::StatusOr<std::vector<std::string>> TailLogs(int64_t run_id, int n) override;
+
+ private:
+  enum class Mode {
+    kReadWrite,  // BEGIN ... COMMIT
+    kReadOnly,   // one REPEATABLE READ snapshot
+    kNoTransaction,
+  };
+  using Body = std::function<absl::Status(PgConnection&)>;
+  // Runs `body` on a pooled connection (in a transaction unless kNoTransaction).
+  // `body` must be safe to run again from the start: it is, after a lost
+  // connection before COMMIT or a deadlock.
+  absl::Status Run(Mode mode, const Body& body);
+
+  // NOT_FOUND unless the row exists. `what` names it in the message ("run").
+  static absl::Status RequireRow(PgConnection& conn, const char* table, const char* what, int64_t id);
+  // Sets experiments.finished_at when none of its runs is queued or running.
+  static absl::Status FinishExperimentIfDone(PgConnection& conn, int64_t experiment_id);
+  static absl::StatusOr<std::vector<ExperimentRecord>> ReadExperiments(PgConnection& conn, const std::string& tail,
+                                                                       const std::vector<PgParam>& params);
+  // Runs matching `where` (on runs r, parameter $1), ordered by id, with latest metrics.
+  static absl::StatusOr<std::vector<RunRecord>> ReadRuns(PgConnection& conn, const std::string& where,
+                                                         int64_t id);
+  // Locks the run and checks that `attempt` is its current, running attempt:
+  // NOT_FOUND for an unknown run, FAILED_PRECONDITION otherwise. Returns the
+  // run's experiment id.
+  static absl::StatusOr<int64_t> LockCurrentAttempt(PgConnection& conn, int64_t run_id, int attempt);
+
+  std::unique_ptr<PgPool> pool_;
+};
+
+}  // namespace gwo::server
+
+#endif  // GWO_SERVER_STORE_PG_STORE_H_

@@ -1,0 +1,106 @@
+// EmbeddedPostgres and the store across server restarts and outages.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/store/postgres_fixture.h"
+
+namespace gwo::server::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class EmbeddedPostgresTest : public PostgresTest {
+ protected:
+  int64_t CreateOne(Store& store) {
+    absl::StatusOr<ExperimentRecord> e = store.CreateExperiment("kept", "", "", {MakeRun("a")}, nullptr);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? e->id : 0;
+  }
+};
+
+TEST_F(EmbeddedPostgresTest, EmbeddedPostgresRestartKeepsData) {
+  const int64_t id = CreateOne(*store_);
+  const int port = server()->port();
+  ASSERT_TRUE(server()->Restart().ok());
+  EXPECT_EQ(server()->port(), port);
+  // The store's connections died with the server; it reconnects by itself.
+  absl::StatusOr<ExperimentRecord> e = store_->GetExperiment(id);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->name, "kept");
+}
+
+TEST_F(EmbeddedPostgresTest, StoppedServerIsUnavailableUntilBack) {
+  const int64_t id = CreateOne(*store_);
+  ASSERT_TRUE(server()->Stop().ok());
+  absl::Status st = store_->GetExperiment(id).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;
+  EXPECT_EQ(store_->UpsertWorker({"w", "h", "[]", 1}).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(server()->Restart().ok());
+  EXPECT_TRUE(store_->GetExperiment(id).ok());
+}
+
+TEST_F(EmbeddedPostgresTest, StartAfterCrashReusesCluster) {
+  const int64_t id = CreateOne(*store_);
+  store_.reset();
+  ASSERT_TRUE(server()->Stop().ok());
+  // What a crashed owner leaves: a lock file naming a process that is gone.
+  const std::string pid_file = server_options().data_dir + "/postgres/postmaster.pid";
+  std::ofstream(pid_file) << "4194000\n" << server_options().data_dir << "/postgres\n";
+  server().reset();
+  absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(server_options());
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  server() = std::move(pg).value();
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(server()->url());
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->GetExperiment(id)->name, "kept");
+}
+
+TEST_F(EmbeddedPostgresTest, UnreachableServerIsUnavailable) {
+  // A port nothing listens on: bound here, never listened on, then closed.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open("host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " user=gwo dbname=gwo");
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable) << store.status();
+  // A URL works too.
+  store = Store::Open("postgresql://gwo@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/gwo");
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable) << store.status();
+}
+
+TEST_F(EmbeddedPostgresTest, MissingBinariesAreFailedPrecondition) {
+  EmbeddedPostgresOptions options = server_options();
+  options.bin_dir = "/nonexistent/bin";
+  absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(options);
+  EXPECT_EQ(pg.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(pg.status().message()), HasSubstr("/nonexistent/bin"));
+}
+
+TEST_F(EmbeddedPostgresTest, DataDirTheServerUserCannotEnterIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root runs the server as another user";
+  char tmpl[] = "/tmp/gwo-store-test-private-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);  // mode 0700, owned by root
+  EmbeddedPostgresOptions options;
+  options.data_dir = std::string(tmpl) + "/data";
+  absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(options);
+  std::filesystem::remove_all(tmpl);
+  EXPECT_EQ(pg.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(pg.status().message()), HasSubstr(std::string("cannot enter ") + tmpl + " "));
+  EXPECT_THAT(std::string(pg.status().message()), HasSubstr("/var/lib/gwo"));
+}
+
+}  // namespace
+}  // namespace gwo::server::testing
