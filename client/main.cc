@@ -6,6 +6,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "client/commands.h"
+#include "common/flags.h"
 
 ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
 ABSL_FLAG(bool, wait, false, "submit: wait until every run finished, printing progress");
@@ -36,7 +37,7 @@ int Usage() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> positional = gwo::ParseFlags(argc, argv);
   if (positional.size() < 2) return Usage();
   const std::string command = positional[1];
   std::vector<std::string> args(positional.begin() + 2, positional.end());

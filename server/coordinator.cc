@@ -222,6 +222,11 @@ void Coordinator::Sweep() {
   Dispatch();
 }
 
+void Coordinator::DisconnectAll(const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, s] : workers_) s.channel->Disconnect(reason);
+}
+
 int Coordinator::ConnectedWorkers() {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(workers_.size());

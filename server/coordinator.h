@@ -89,6 +89,9 @@ class Coordinator {
   // Periodic work: drops workers silent past their lease, then dispatches.
   void Sweep();
 
+  // Closes every worker stream (at shutdown; workers reconnect to the next coordinator).
+  void DisconnectAll(const std::string& reason);
+
   // Number of connected workers.
   int ConnectedWorkers();
 

@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/flags.h"
 #include "common/log.h"
 #include "grpcpp/grpcpp.h"
 #include "server/coordinator.h"
@@ -51,7 +52,7 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("gwo-coordinator [--listen HOST:PORT] [--data-dir DIR | --database-url URL]");
-  absl::ParseCommandLine(argc, argv);
+  gwo::ParseFlags(argc, argv);
   gwo::SetLogComponent("coordinator");
 
   // SIGINT/SIGTERM are taken synchronously by the main thread (sigwait below);
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
   gwo::LogInfo(absl::StrCat("received signal ", sig, ", shutting down"));
   stopping = true;
   sweeper.join();
+  core.DisconnectAll("coordinator shutting down");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server.reset();
   store->reset();

@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/flags.h"
 #include "common/log.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/devices.h"
@@ -36,7 +37,7 @@ std::string SelfDir() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("gwo-worker [--coordinator HOST:PORT] [--name NAME] [--slots N]");
-  absl::ParseCommandLine(argc, argv);
+  gwo::ParseFlags(argc, argv);
   gwo::SetLogComponent("worker");
 
   sigset_t stop_signals;
