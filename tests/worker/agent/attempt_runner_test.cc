@@ -1,0 +1,139 @@
+#include "worker/agent/attempt_runner.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace gwo::worker {
+namespace {
+
+// A stand-in for gwo-train: a shell script with the same command line and pipes.
+class AttemptRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/gwo-runner-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Script(const std::string& body) {
+    std::string path = dir_ + "/trainer.sh";
+    std::ofstream(path) << "#!/bin/sh\n" << body;
+    chmod(path.c_str(), 0755);
+    return path;
+  }
+
+  std::vector<gwo::v1::WorkerMessage> Run(const std::string& trainer, bool stop_after_start = false) {
+    gwo::v1::AssignAttempt a;
+    a.mutable_attempt()->set_run_id(7);
+    a.mutable_attempt()->set_attempt(2);
+    a.set_run_spec_yaml("experiment: e\n");
+    AttemptRunnerOptions o;
+    o.trainer_path = trainer;
+    o.attempt_dir = dir_ + "/attempt";
+    o.stop_grace = absl::Milliseconds(500);
+    o.log_tail_lines = 3;
+    std::mutex mu;
+    std::vector<gwo::v1::WorkerMessage> sent;
+    AttemptRunner runner(a, o, [&](gwo::v1::WorkerMessage m) {
+      std::lock_guard<std::mutex> lock(mu);
+      sent.push_back(std::move(m));
+    });
+    runner.Start();
+    if (stop_after_start) {
+      usleep(300 * 1000);
+      runner.RequestStop("test");
+    }
+    while (!runner.done()) usleep(10 * 1000);
+    std::lock_guard<std::mutex> lock(mu);
+    return sent;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(AttemptRunnerTest, SuccessfulChildReportsMetricsLogsAndSucceeded) {
+  auto sent = Run(Script(
+      "printf 'metric\\t1\\ttrain_loss\\t2.5\\n' >&3\n"
+      "echo hello\n"
+      "printf 'metric\\t2\\tval_ppl\\t9.75\\nnot a metric\\n' >&3\n"
+      "test -f \"$2\" || exit 9\n"));  // $2 is the --spec file the runner wrote
+  ASSERT_GE(sent.size(), 3u);
+  EXPECT_TRUE(sent.front().has_started());
+  std::vector<gwo::v1::MetricPoint> points;
+  std::vector<std::string> lines;
+  for (const auto& m : sent) {
+    if (m.has_metrics()) {
+      EXPECT_EQ(m.metrics().attempt().run_id(), 7);
+      EXPECT_EQ(m.metrics().attempt().attempt(), 2);
+      points.insert(points.end(), m.metrics().points().begin(), m.metrics().points().end());
+    }
+    if (m.has_logs()) lines.insert(lines.end(), m.logs().lines().begin(), m.logs().lines().end());
+  }
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[0].name(), "train_loss");
+  EXPECT_EQ(points[1].step(), 2);
+  EXPECT_DOUBLE_EQ(points[1].value(), 9.75);
+  EXPECT_EQ(lines, std::vector<std::string>{"hello"});
+  ASSERT_TRUE(sent.back().has_finished());
+  EXPECT_EQ(sent.back().finished().state(), gwo::v1::RUN_STATE_SUCCEEDED);
+}
+
+TEST_F(AttemptRunnerTest, FailingChildReportsExitCodeAndLogTail) {
+  auto sent = Run(Script("for i in 1 2 3 4 5; do echo line$i; done\necho 'boom' >&2\nexit 3\n"));
+  ASSERT_TRUE(sent.back().has_finished());
+  const auto& f = sent.back().finished();
+  EXPECT_EQ(f.state(), gwo::v1::RUN_STATE_FAILED);
+  EXPECT_NE(f.error().find("exit code 3"), std::string::npos) << f.error();
+  EXPECT_NE(f.error().find("line4\nline5\nboom"), std::string::npos) << f.error();
+  EXPECT_EQ(f.error().find("line2"), std::string::npos) << "only the last 3 lines";
+}
+
+TEST_F(AttemptRunnerTest, CrashingChildIsFailedWithTheSignal) {
+  auto sent = Run(Script("echo about to crash\nkill -SEGV $$\n"));
+  const auto& f = sent.back().finished();
+  EXPECT_EQ(f.state(), gwo::v1::RUN_STATE_FAILED);
+  EXPECT_NE(f.error().find("killed by signal 11"), std::string::npos) << f.error();
+}
+
+TEST_F(AttemptRunnerTest, StopSendsTermAndEndsCancelled) {
+  auto sent = Run(Script("trap 'echo got term; exit 143' TERM\nwhile true; do sleep 0.05; done\n"), true);
+  const auto& f = sent.back().finished();
+  EXPECT_EQ(f.state(), gwo::v1::RUN_STATE_CANCELLED);
+}
+
+TEST_F(AttemptRunnerTest, StopKillsAChildThatIgnoresTerm) {
+  auto sent = Run(Script("trap '' TERM\nwhile true; do sleep 0.05; done\n"), true);
+  EXPECT_EQ(sent.back().finished().state(), gwo::v1::RUN_STATE_CANCELLED);
+}
+
+TEST_F(AttemptRunnerTest, MissingTrainerFails) {
+  auto sent = Run(dir_ + "/no-such-trainer");
+  const auto& f = sent.back().finished();
+  EXPECT_EQ(f.state(), gwo::v1::RUN_STATE_FAILED);
+  EXPECT_NE(f.error().find("exit code 127"), std::string::npos) << f.error();
+}
+
+TEST(ParseMetricEvent, AcceptsOnlyWellFormedLines) {
+  gwo::v1::MetricPoint p;
+  EXPECT_TRUE(ParseMetricEvent("metric\t10\tval_loss\t1.25", &p));
+  EXPECT_EQ(p.step(), 10);
+  EXPECT_EQ(p.name(), "val_loss");
+  EXPECT_DOUBLE_EQ(p.value(), 1.25);
+  EXPECT_TRUE(ParseMetricEvent("metric\t3\tloss\tnan", &p));
+  EXPECT_FALSE(ParseMetricEvent("metric\t-1\tloss\t1", &p));
+  EXPECT_FALSE(ParseMetricEvent("metric\t1\tloss\t1x", &p));
+  EXPECT_FALSE(ParseMetricEvent("metric\t1\t\t1", &p));
+  EXPECT_FALSE(ParseMetricEvent("log\t1\tloss\t1", &p));
+  EXPECT_FALSE(ParseMetricEvent("metric\t1\tloss", &p));
+}
+
+}  // namespace
+}  // namespace gwo::worker
