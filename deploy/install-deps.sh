@@ -8,6 +8,7 @@ packages=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libabsl-dev
   libyaml-cpp-dev libpq-dev postgresql
   libtorch-dev
+  libopenblas0-pthread    # LibTorch's CPU matmuls: ~5x faster than the reference BLAS
   libgtest-dev libgmock-dev
   libpython3.11-stdlib python3
 )

@@ -56,7 +56,7 @@ struct TrainingSpec {
   int eval_batches = 8;        // batches per validation
   int64_t log_every = 10;      // train_loss/lr every N steps
   std::string device = "auto"; // "auto" (cuda if present), "cpu" or "cuda"
-  int threads = 1;             // CPU threads of the trainer (intra-op)
+  int threads = 1;             // CPU threads of the trainer (LibTorch and BLAS); 0: library default
 };
 
 struct RunSpec {

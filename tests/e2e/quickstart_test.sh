@@ -84,7 +84,7 @@ check "each run ends with a finite val_ppl below 256" ppl_ok
 RUN1=$(sed -n 's/^  \(run-[0-9]*\) .*/\1/p' "$TMP/submit.out" | head -n 1)
 "$BIN/gwoctl" metrics "$RUN1" >"$TMP/metrics.out" 2>&1
 check "gwoctl metrics shows val_ppl and train_loss" grep -q "val_ppl" "$TMP/metrics.out"
-check "gwoctl metrics shows the last step" grep -qE "^300 " "$TMP/metrics.out"
+check "gwoctl metrics shows the last step" grep -qE "^500 " "$TMP/metrics.out"
 "$BIN/gwoctl" submit "$SRC/examples/quickstart.yaml" --idempotency_key e2e-quickstart >"$TMP/resubmit.out" 2>&1
 check "same idempotency key returns the same experiment" grep -q "already submitted: exp-1 " "$TMP/resubmit.out"
 

@@ -41,13 +41,13 @@ absl::StatusOr<std::string> ReadUpTo(const std::string& path, int64_t limit) {
 
 double UnitInterval(uint64_t hash) { return static_cast<double>(hash >> 11) * 0x1.0p-53; }
 
-absl::Status CheckSplitSize(const spec::DataSpec& data, std::string_view split, size_t tokens,
+absl::Status CheckSplitSize(const spec::DataSpec& data, const char* split, size_t tokens,
                             int block_size) {
   if (static_cast<int64_t>(tokens) >= static_cast<int64_t>(block_size) + 1) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the ", split, " split of corpus '", data.name, "' (", data.path, ") has ", tokens,
-      " tokens, fewer than block_size + 1 = ", block_size + 1,
-      "; use more data (max_bytes, glob) or a different val_fraction"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the ", split, " split of corpus '", data.name, "' (", data.path, ") has ",
+                   tokens, " tokens, fewer than block_size + 1 = ", block_size + 1,
+                   "; use more data (max_bytes, glob) or a different val_fraction"));
 }
 
 }  // namespace
@@ -92,7 +92,8 @@ absl::StatusOr<Corpus> LoadCorpus(const spec::DataSpec& data, int block_size) {
   corpus.bytes = total;
   if (docs.size() == 1) {
     const std::string& bytes = docs[0].bytes;
-    const auto cut = static_cast<size_t>(static_cast<double>(bytes.size()) * (1.0 - data.val_fraction));
+    const auto cut =
+        static_cast<size_t>(static_cast<double>(bytes.size()) * (1.0 - data.val_fraction));
     tokenizer.EncodeAppend(std::string_view(bytes).substr(0, cut), corpus.train);
     tokenizer.EncodeAppend(std::string_view(bytes).substr(cut), corpus.val);
     corpus.train_docs = corpus.val_docs = {docs[0].relative_path};

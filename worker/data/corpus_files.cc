@@ -39,8 +39,8 @@ absl::StatusOr<std::vector<std::string>> ListCorpusFiles(const std::string& path
         absl::StrCat("cannot list corpus directory '", path, "': ", ec.message()));
   }
   if (files.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "no file under corpus directory '", path, "' matches glob '", glob, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("no file under corpus directory '", path, "' matches glob '", glob, "'"));
   }
   std::sort(files.begin(), files.end());
   return files;

@@ -19,9 +19,7 @@ constexpr uint64_t Fnv1a64Update(uint64_t h, std::string_view bytes) {
   return h;
 }
 
-constexpr uint64_t Fnv1a64(std::string_view bytes) {
-  return Fnv1a64Update(kFnv1a64Offset, bytes);
-}
+constexpr uint64_t Fnv1a64(std::string_view bytes) { return Fnv1a64Update(kFnv1a64Offset, bytes); }
 
 }  // namespace gwo::data
 

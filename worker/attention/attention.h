@@ -1,0 +1,45 @@
+// The interface every attention variant implements. A variant replaces the
+// softmax(q k^T / sqrt(hd)) v step of a transformer block; the projections around
+// it (c_attn, c_proj) belong to the model.
+#ifndef GWO_WORKER_ATTENTION_ATTENTION_H_
+#define GWO_WORKER_ATTENTION_ATTENTION_H_
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace gwo::attention {
+
+// The model dimensions a variant is built for.
+struct AttentionDims {
+  int n_head = 0;        // heads per layer
+  int head_dim = 0;      // hd = n_embd / n_head
+  int block_size = 0;    // the longest sequence forward() will see
+  double dropout = 0.0;  // on attention probabilities, while training
+};
+
+// A causal attention variant. Subclasses register their parameters and buffers in
+// their constructor like any torch::nn::Module, so they are saved, moved and
+// trained with the model that holds them.
+class Attention : public torch::nn::Module {
+ public:
+  explicit Attention(std::string name) : torch::nn::Module(std::move(name)) {}
+
+  // q, k, v: (B, nh, T, hd) with T <= block_size, all on one device and dtype.
+  // Returns (B, nh, T, hd): output position t depends only on positions <= t.
+  // Throws c10::Error on invalid shapes (gwo-train catches at its entry point).
+  virtual torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v) = 0;
+
+  // Why this variant cannot run on `device` with `dtype` at sequence length `T`,
+  // or nullopt when it can. Checked before training starts.
+  virtual std::optional<std::string> Unsupported(const torch::Device& device, torch::Dtype dtype,
+                                                 int64_t T) const = 0;
+};
+
+}  // namespace gwo::attention
+
+#endif  // GWO_WORKER_ATTENTION_ATTENTION_H_

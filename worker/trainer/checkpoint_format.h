@@ -1,0 +1,40 @@
+// The byte layout of a gwo checkpoint file (free of LibTorch):
+//
+//   magic        8 bytes   "GWOCKPT\0"
+//   version      uint32    kCheckpointVersion
+//   spec_len     uint64    then spec_len bytes: the run spec, as spec::RunSpecToYaml
+//   model_len    uint64    then model_len bytes: the model state (a LibTorch archive)
+//   checksum     uint64    FNV-1a 64 of every byte before it
+//
+// Integers are little-endian.
+#ifndef GWO_WORKER_TRAINER_CHECKPOINT_FORMAT_H_
+#define GWO_WORKER_TRAINER_CHECKPOINT_FORMAT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace gwo::trainer {
+
+inline constexpr std::string_view kCheckpointMagic{"GWOCKPT\0", 8};
+inline constexpr uint32_t kCheckpointVersion = 1;
+
+struct CheckpointContents {
+  std::string spec_yaml;    // the run spec the weights were trained with
+  std::string model_bytes;  // torch::serialize::OutputArchive::save_to output
+};
+
+// The file bytes for `contents`.
+std::string EncodeCheckpoint(const CheckpointContents& contents);
+
+// Parses and validates file bytes; `name` (e.g. the path) prefixes error messages.
+// DATA_LOSS when the magic is wrong ("not a gwo checkpoint"), a length runs past the
+// end of the file (truncated), bytes trail the checksum, or the checksum does not
+// match; FAILED_PRECONDITION for a format version this build cannot read.
+absl::StatusOr<CheckpointContents> DecodeCheckpoint(std::string_view file, const std::string& name);
+
+}  // namespace gwo::trainer
+
+#endif  // GWO_WORKER_TRAINER_CHECKPOINT_FORMAT_H_

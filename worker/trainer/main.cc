@@ -1,0 +1,61 @@
+// gwo-train: trains one run spec. Used standalone and by gwo-worker, which passes
+// --events-fd to receive metric events and reads stdout/stderr as the run's log.
+// Exit codes: 0 done, 1 error (message on stderr), 143 stopped by SIGTERM/SIGINT.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "common/flags.h"
+#include "spec/parse.h"
+#include "worker/trainer/file_io.h"
+#include "worker/trainer/stop_signal.h"
+#include "worker/trainer/train.h"
+
+ABSL_FLAG(std::string, spec, "", "run spec YAML file (required)");
+ABSL_FLAG(std::string, out, "", "output directory, created if missing (required)");
+ABSL_FLAG(int, events_fd, -1, "file descriptor for metric event lines; -1: none");
+
+namespace {
+
+constexpr int kExitStopped = 143;  // 128 + SIGTERM, as if the signal had killed us
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "gwo-train: error: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("gwo-train --spec run.yaml --out DIR [--events-fd N]");
+  gwo::ParseFlags(argc, argv);  // accepts --events-fd as well as --events_fd
+  const std::string spec_path = absl::GetFlag(FLAGS_spec);
+  const std::string out_dir = absl::GetFlag(FLAGS_out);
+  if (spec_path.empty() || out_dir.empty()) {
+    return Fail(absl::InvalidArgumentError("--spec and --out are required"));
+  }
+  const std::atomic<bool>& stop = gwo::trainer::InstallStopHandlers();
+
+  absl::StatusOr<std::string> text = gwo::trainer::ReadFileToString(spec_path);
+  if (!text.ok()) return Fail(text.status());
+  absl::StatusOr<gwo::spec::RunSpec> spec = gwo::spec::ParseRunSpec(*text, spec_path);
+  if (!spec.ok()) return Fail(spec.status());
+
+  const gwo::trainer::TrainOptions options{
+      .out_dir = out_dir, .events_fd = absl::GetFlag(FLAGS_events_fd), .stop = &stop};
+  absl::StatusOr<gwo::trainer::TrainResult> result = gwo::trainer::RunTraining(*spec, options);
+  if (!result.ok()) return Fail(result.status());
+  if (result->stopped) {
+    std::fprintf(stderr, "gwo-train: stopped by signal after step %lld\n",
+                 static_cast<long long>(result->steps_done));
+    return kExitStopped;
+  }
+  std::printf("final val_loss %.6f val_ppl %.6f\n", result->val_loss, result->val_ppl);
+  std::fflush(stdout);
+  return 0;
+}

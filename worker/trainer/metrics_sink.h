@@ -1,0 +1,54 @@
+// Where gwo-train's metric points go: always `<out>/metrics.jsonl`, and, when the
+// worker passed --events-fd, one event line per point on that pipe.
+#ifndef GWO_WORKER_TRAINER_METRICS_SINK_H_
+#define GWO_WORKER_TRAINER_METRICS_SINK_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace gwo::trainer {
+
+// Metric names (the worker and coordinator store them as given).
+inline constexpr std::string_view kTrainLoss = "train_loss";
+inline constexpr std::string_view kLearningRate = "lr";
+inline constexpr std::string_view kValLoss = "val_loss";
+inline constexpr std::string_view kValPerplexity = "val_ppl";
+inline constexpr std::string_view kTokensPerSecond = "tokens_per_s";
+inline constexpr std::string_view kParamsTotal = "params_total";
+inline constexpr std::string_view kParamsTrainable = "params_trainable";
+
+// The event line for one point: "metric\t<step>\t<name>\t<value>\n", value as %.9g.
+std::string FormatMetricEvent(int64_t step, std::string_view name, double value);
+
+// The metrics.jsonl line for one point: {"step":S,"name":"N","value":V}\n; a
+// non-finite value is written as null (JSON has no NaN).
+std::string FormatMetricJson(int64_t step, std::string_view name, double value);
+
+class MetricSink {
+ public:
+  // Appends to `jsonl_path` (created if missing); `events_fd` < 0 means no events.
+  // The fd stays owned by the caller. INTERNAL when the file cannot be opened.
+  static absl::StatusOr<std::unique_ptr<MetricSink>> Open(const std::string& jsonl_path,
+                                                          int events_fd);
+  ~MetricSink();
+  MetricSink(const MetricSink&) = delete;
+  MetricSink& operator=(const MetricSink&) = delete;
+
+  // Records one point in both places, each flushed before returning.
+  absl::Status Record(int64_t step, std::string_view name, double value);
+
+ private:
+  MetricSink(std::FILE* jsonl, int events_fd) : jsonl_(jsonl), events_fd_(events_fd) {}
+  std::FILE* jsonl_;
+  int events_fd_;
+};
+
+}  // namespace gwo::trainer
+
+#endif  // GWO_WORKER_TRAINER_METRICS_SINK_H_
