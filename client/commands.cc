@@ -100,6 +100,19 @@ std::string RunsTable(const google::protobuf::RepeatedPtrField<gwo::v1::Run>& ru
   return t.Render();
 }
 
+// Parses an EXP argument; prints what was expected when it is not an id.
+bool ParseExperimentArg(const std::string& text, int64_t* id) {
+  *id = ParseId(text, "exp");
+  if (*id == 0) std::cerr << "gwoctl: expected an experiment id like exp-3, got \"" << text << "\"\n";
+  return *id != 0;
+}
+
+grpc::Status FetchRuns(const Context& c, int64_t experiment_id, gwo::v1::ListRunsResponse* resp) {
+  gwo::v1::ListRunsRequest req;
+  req.set_experiment_id(experiment_id);
+  return ExperimentService::NewStub(c.channel)->ListRuns(Call(c).get(), req, resp);
+}
+
 std::string RandomKey() {
   std::random_device rd;
   return absl::StrFormat("gwoctl-%08x%08x%08x", rd(), rd(), rd());
@@ -147,14 +160,11 @@ int Submit(const Context& c, const std::string& file, bool wait, std::string ide
 }
 
 int Wait(const Context& c, int64_t experiment_id) {
-  auto stub = ExperimentService::NewStub(c.channel);
   std::map<int64_t, std::pair<gwo::v1::RunState, int64_t>> seen;  // run -> (state, step)
   int unreachable = 0;
   for (;;) {
-    gwo::v1::ListRunsRequest req;
-    req.set_experiment_id(experiment_id);
     gwo::v1::ListRunsResponse resp;
-    grpc::Status s = stub->ListRuns(Call(c).get(), req, &resp);
+    grpc::Status s = FetchRuns(c, experiment_id, &resp);
     if (!s.ok()) {
       // Ride out a coordinator restart for a while; the experiment is safe in its database.
       if (s.error_code() == grpc::StatusCode::UNAVAILABLE && ++unreachable < 60) {
@@ -216,11 +226,8 @@ int List(const Context& c, int limit) {
 }
 
 int Describe(const Context& c, const std::string& experiment) {
-  int64_t id = ParseId(experiment, "exp");
-  if (id == 0) {
-    std::cerr << "gwoctl: expected an experiment id like exp-3, got \"" << experiment << "\"\n";
-    return 1;
-  }
+  int64_t id = 0;
+  if (!ParseExperimentArg(experiment, &id)) return 1;
   auto stub = ExperimentService::NewStub(c.channel);
   gwo::v1::GetExperimentRequest req;
   req.set_experiment_id(id);
@@ -231,10 +238,8 @@ int Describe(const Context& c, const std::string& experiment) {
   std::cout << "experiment: exp-" << e.id() << "\nname:       " << e.name() << "\nstate:      "
             << StateName(e.state()) << "\nruns:       " << e.run_count() << " (" << RunsSummary(e) << ")"
             << "\ncreated:    " << Time(e.created_at()) << "\nfinished:   " << Time(e.finished_at()) << "\n\n";
-  gwo::v1::ListRunsRequest runs_req;
-  runs_req.set_experiment_id(id);
   gwo::v1::ListRunsResponse runs;
-  s = stub->ListRuns(Call(c).get(), runs_req, &runs);
+  s = FetchRuns(c, id, &runs);
   if (!s.ok()) return Fail(c, s);
   std::cout << RunsTable(runs.runs());
   for (const auto& r : runs.runs()) {
@@ -245,16 +250,10 @@ int Describe(const Context& c, const std::string& experiment) {
 }
 
 int Runs(const Context& c, const std::string& experiment) {
-  int64_t id = ParseId(experiment, "exp");
-  if (id == 0) {
-    std::cerr << "gwoctl: expected an experiment id like exp-3, got \"" << experiment << "\"\n";
-    return 1;
-  }
-  auto stub = ExperimentService::NewStub(c.channel);
-  gwo::v1::ListRunsRequest req;
-  req.set_experiment_id(id);
+  int64_t id = 0;
+  if (!ParseExperimentArg(experiment, &id)) return 1;
   gwo::v1::ListRunsResponse resp;
-  grpc::Status s = stub->ListRuns(Call(c).get(), req, &resp);
+  grpc::Status s = FetchRuns(c, id, &resp);
   if (!s.ok()) return Fail(c, s);
   std::cout << RunsTable(resp.runs());
   return 0;

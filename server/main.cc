@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "grpcpp/grpcpp.h"
 #include "server/coordinator.h"
 #include "server/rpc/experiment_service.h"
@@ -55,14 +56,8 @@ int main(int argc, char** argv) {
   gwo::ParseFlags(argc, argv);
   gwo::SetLogComponent("coordinator");
 
-  // SIGINT/SIGTERM are taken synchronously by the main thread (sigwait below);
-  // block them before any thread starts so none of them receives the signal.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // SIGINT/SIGTERM are taken synchronously by the main thread (sigwait below).
+  sigset_t stop_signals = gwo::BlockStopSignals();
 
   std::unique_ptr<gwo::server::EmbeddedPostgres> embedded;
   std::string url = absl::GetFlag(FLAGS_database_url);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/devices.h"
 
@@ -40,12 +41,7 @@ int main(int argc, char** argv) {
   gwo::ParseFlags(argc, argv);
   gwo::SetLogComponent("worker");
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals = gwo::BlockStopSignals();  // taken by the signal thread below
 
   gwo::worker::AgentOptions o;
   o.coordinator = absl::GetFlag(FLAGS_coordinator);
