@@ -1,3 +1,5 @@
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "spec/experiment_spec.h"
 
@@ -27,6 +29,20 @@ std::vector<RunSpec> ExpandRuns(const ExperimentSpec& spec) {
 
 std::string RunName(const RunSpec& run) {
   return absl::StrCat(run.variant, "/", run.data.name, "/seed", run.seed);
+}
+
+const std::vector<std::string>& CorpusRecipes() {
+  static const auto* recipes = new std::vector<std::string>{"brown", "python-stdlib", "math-synth", "spam"};
+  return *recipes;
+}
+
+std::string CorporaDir() {
+  if (const char* env = std::getenv("GWO_CORPORA_DIR"); env != nullptr && *env != '\0') return env;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return absl::StrCat(xdg, "/gwo/corpora");
+  }
+  const char* home = std::getenv("HOME");
+  return absl::StrCat(home != nullptr ? home : "/tmp", "/.cache/gwo/corpora");
 }
 
 int TokenizerVocabSize(const std::string& tokenizer) { return tokenizer == "byte" ? 256 : 0; }

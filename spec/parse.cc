@@ -33,18 +33,60 @@ void ReadName(MapReader& r, const std::string& key, std::string* out, bool requi
   }
 }
 
-void ReadModel(const YAML::Node& node, const std::string& path, ErrorList* errors, ModelSpec* m) {
+void ReadInit(MapReader& r, ErrorList* errors, ModelSpec* m, bool allow_from_run) {
+  YAML::Node init = r.Get("init");
+  if (!init.IsDefined()) return;
+  if (init.IsScalar()) {
+    m->init = init.Scalar();
+    if (m->init.empty()) errors->Add(init.Mark(), r.Path("init"), "expected \"scratch\" or a checkpoint path");
+    return;
+  }
+  MapReader i(init, r.Path("init"), errors);
+  if (!i.ok()) return;
+  i.Int("from_run", &m->init_from_run, 1, INT64_MAX);
+  i.Enum("checkpoint", &m->init_checkpoint, {"final", "best"});
+  if (allow_from_run) {
+    if (!i.Has("from_run")) errors->Add(init.Mark(), r.Path("init.from_run"), "is required (a run id)");
+  } else {
+    // A run spec carries the resolved path; from_run is only provenance there.
+    i.String("path", &m->init, /*required=*/true);
+  }
+  i.Finish();
+}
+
+void ReadModel(const YAML::Node& node, const std::string& path, ErrorList* errors, ModelSpec* m,
+               bool allow_from_run) {
   MapReader r(node, path, errors);
-  r.Enum("arch", &m->arch, {"gpt2"});
+  r.Enum("arch", &m->arch, {"gpt2", "qwen3"});
   r.Int("n_layer", &m->n_layer, 1, 1024);
   r.Int("n_head", &m->n_head, 1, 1024);
   r.Int("n_embd", &m->n_embd, 1, 65536);
   r.Int("block_size", &m->block_size, 2, 1 << 20);
   r.Double("dropout", &m->dropout, 0.0, 0.99);
+  r.Int("n_kv_head", &m->n_kv_head, 0, 1024);
+  r.Int("head_dim", &m->head_dim, 0, 4096);
+  r.Int("intermediate_size", &m->intermediate_size, 0, 1 << 20);
+  r.Double("rope_theta", &m->rope_theta, 1.0, 1e12);
+  r.Double("norm_eps", &m->norm_eps, 0.0, 1.0);
+  r.Bool("tie_embeddings", &m->tie_embeddings);
+  r.Int("vocab_size", &m->vocab_size, 0, 1 << 24);
+  ReadInit(r, errors, m, allow_from_run);
   r.Finish();
-  if (r.ok() && m->n_embd % m->n_head != 0) {
-    errors->Add(r.Has("n_head") ? r.Get("n_head").Mark() : r.node().Mark(), r.Path("n_head"),
-                absl::StrCat("must divide n_embd (", m->n_embd, "), got ", m->n_head));
+  if (!r.ok()) return;
+  auto mark = [&](const char* key) { return r.Has(key) ? r.Get(key).Mark() : r.node().Mark(); };
+  if (m->head_dim == 0 && m->n_embd % m->n_head != 0) {
+    errors->Add(mark("n_head"), r.Path("n_head"),
+                absl::StrCat("must divide n_embd (", m->n_embd, ") unless head_dim is set, got ", m->n_head));
+  }
+  if (m->arch == "gpt2" && m->head_dim != 0 && m->head_dim * m->n_head != m->n_embd) {
+    errors->Add(mark("head_dim"), r.Path("head_dim"), "gpt2 needs head_dim * n_head == n_embd");
+  }
+  if (m->arch == "gpt2" && m->n_kv_head != 0 && m->n_kv_head != m->n_head) {
+    errors->Add(mark("n_kv_head"), r.Path("n_kv_head"), "gpt2 has no grouped-query attention; leave it 0");
+  }
+  if (m->n_kv_head != 0 && m->n_head % m->n_kv_head != 0) {
+    errors->Add(mark("n_kv_head"), r.Path("n_kv_head"),
+                absl::StrCat("must divide n_head (", m->n_head, "), got ", m->n_kv_head));
   }
 }
 
@@ -71,13 +113,34 @@ void ReadData(const YAML::Node& node, const std::string& path, ErrorList* errors
               bool name_required) {
   MapReader r(node, path, errors);
   ReadName(r, "name", &d->name, name_required);
-  r.String("path", &d->path, /*required=*/true);
+  r.String("recipe", &d->recipe);
+  if (r.Has("recipe")) {
+    d->path_location = LocationOf(r.Get("recipe"));
+    bool known = false;
+    for (const std::string& k : CorpusRecipes()) known = known || k == d->recipe;
+    if (!known) {
+      errors->Add(r.Get("recipe").Mark(), r.Path("recipe"),
+                  absl::StrCat("unknown recipe \"", d->recipe, "\"; expected one of: ",
+                               absl::StrJoin(CorpusRecipes(), ", ")));
+    }
+  }
+  r.String("path", &d->path, /*required=*/!r.Has("recipe"));
   if (r.Has("path")) d->path_location = LocationOf(r.Get("path"));
   if (r.Has("path") && d->path.empty()) {
     errors->Add(r.Get("path").Mark(), r.Path("path"), "expected a non-empty path");
   }
+  if (r.Has("path") && r.Has("recipe")) {
+    errors->Add(r.Get("path").Mark(), r.Path("path"), "give either recipe or path, not both");
+  }
   r.String("glob", &d->glob);
-  r.Enum("tokenizer", &d->tokenizer, {"byte"});
+  r.Enum("format", &d->format, {"text", "jsonl", "tagged", "labelled_jsonl"});
+  r.String("field", &d->field);
+  r.String("label_field", &d->label_field);
+  r.String("tokenizer", &d->tokenizer);
+  if (r.Has("tokenizer") && d->tokenizer.empty()) {
+    errors->Add(r.Get("tokenizer").Mark(), r.Path("tokenizer"),
+                "expected \"byte\", \"gpt2\" or a path to tokenizer files");
+  }
   r.Double("val_fraction", &d->val_fraction, 0.0, 0.9, /*exclusive_min=*/true);
   r.Int("max_bytes", &d->max_bytes, 0, INT64_MAX);
   r.Finish();
@@ -182,7 +245,7 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml, absl:
   MapReader top(root, "", &errors);
   ReadName(top, "name", &spec.name, /*required=*/true);
   top.String("description", &spec.description);
-  ReadModel(top.Get("model"), "model", &errors, &spec.model);
+  ReadModel(top.Get("model"), "model", &errors, &spec.model, /*allow_from_run=*/true);
   AttentionSpec base_attention;
   ReadAttention(top.Get("attention"), "attention", &errors, &base_attention);
   TrainingSpec base_training;
@@ -252,7 +315,7 @@ absl::StatusOr<RunSpec> ParseRunSpec(absl::string_view yaml, absl::string_view f
   top.String("variant", &run.variant);
   top.Int("seed", &run.seed, 0, INT64_MAX);
   top.Int("max_restarts", &run.max_restarts, 0, 100);
-  ReadModel(top.Get("model"), "model", &errors, &run.model);
+  ReadModel(top.Get("model"), "model", &errors, &run.model, /*allow_from_run=*/false);
   ReadAttention(top.Get("attention"), "attention", &errors, &run.attention);
   if (!top.Has("data")) errors.Add(root.Mark(), "data", "is required (a mapping with path)");
   ReadData(top.Get("data"), "data", &errors, &run.data, /*name_required=*/false);
@@ -288,6 +351,22 @@ std::string RunSpecToYaml(const RunSpec& r) {
   out << YAML::Key << "n_embd" << YAML::Value << r.model.n_embd;
   out << YAML::Key << "block_size" << YAML::Value << r.model.block_size;
   out << YAML::Key << "dropout" << YAML::Value << Num(r.model.dropout);
+  out << YAML::Key << "n_kv_head" << YAML::Value << r.model.n_kv_head;
+  out << YAML::Key << "head_dim" << YAML::Value << r.model.head_dim;
+  out << YAML::Key << "intermediate_size" << YAML::Value << r.model.intermediate_size;
+  out << YAML::Key << "rope_theta" << YAML::Value << Num(r.model.rope_theta);
+  out << YAML::Key << "norm_eps" << YAML::Value << Num(r.model.norm_eps);
+  out << YAML::Key << "tie_embeddings" << YAML::Value << (r.model.tie_embeddings ? "true" : "false");
+  out << YAML::Key << "vocab_size" << YAML::Value << r.model.vocab_size;
+  if (r.model.init_from_run != 0) {
+    out << YAML::Key << "init" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << r.model.init;
+    out << YAML::Key << "from_run" << YAML::Value << r.model.init_from_run;
+    out << YAML::Key << "checkpoint" << YAML::Value << r.model.init_checkpoint;
+    out << YAML::EndMap;
+  } else {
+    out << YAML::Key << "init" << YAML::Value << YAML::DoubleQuoted << r.model.init;
+  }
   out << YAML::EndMap;
 
   out << YAML::Key << "attention" << YAML::Value << YAML::BeginMap;
@@ -296,9 +375,13 @@ std::string RunSpecToYaml(const RunSpec& r) {
 
   out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << r.data.name;
-  out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << r.data.path;
+  if (!r.data.recipe.empty()) out << YAML::Key << "recipe" << YAML::Value << r.data.recipe;
+  if (!r.data.path.empty()) out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << r.data.path;
   out << YAML::Key << "glob" << YAML::Value << YAML::DoubleQuoted << r.data.glob;
-  out << YAML::Key << "tokenizer" << YAML::Value << r.data.tokenizer;
+  out << YAML::Key << "format" << YAML::Value << r.data.format;
+  out << YAML::Key << "field" << YAML::Value << YAML::DoubleQuoted << r.data.field;
+  out << YAML::Key << "label_field" << YAML::Value << YAML::DoubleQuoted << r.data.label_field;
+  out << YAML::Key << "tokenizer" << YAML::Value << YAML::DoubleQuoted << r.data.tokenizer;
   out << YAML::Key << "val_fraction" << YAML::Value << Num(r.data.val_fraction);
   out << YAML::Key << "max_bytes" << YAML::Value << r.data.max_bytes;
   out << YAML::EndMap;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gwo::spec {
 
@@ -15,14 +16,30 @@ struct SourceLocation {
   int column = 0;
 };
 
-// Decoder-only transformer shape.
+// Decoder-only transformer shape and where its weights start from.
 struct ModelSpec {
-  std::string arch = "gpt2";  // only "gpt2" so far
-  int n_layer = 2;            // transformer blocks
-  int n_head = 2;             // attention heads; must divide n_embd
-  int n_embd = 64;            // residual width
-  int block_size = 64;        // context length in tokens
-  double dropout = 0.0;       // on attention probabilities and residual branches
+  // "gpt2": learned positions, LayerNorm, GELU MLP, tied head.
+  // "qwen3": RoPE, RMSNorm, grouped-query attention with q/k RMSNorm, SwiGLU MLP.
+  std::string arch = "gpt2";
+  int n_layer = 2;              // transformer blocks
+  int n_head = 2;               // attention (query) heads
+  int n_embd = 64;              // residual width
+  int block_size = 64;          // context length in tokens
+  double dropout = 0.0;         // on attention probabilities and residual branches
+  int n_kv_head = 0;            // qwen3: key/value heads, dividing n_head; 0: n_head
+  int head_dim = 0;             // per-head width; 0: n_embd / n_head (which must then divide)
+  int intermediate_size = 0;    // MLP hidden width; 0: 4 * n_embd
+  double rope_theta = 1000000;  // qwen3: RoPE base
+  double norm_eps = 0;          // LayerNorm/RMSNorm epsilon; 0: 1e-5 (gpt2), 1e-6 (qwen3)
+  bool tie_embeddings = true;   // LM head shares the token embedding
+  int vocab_size = 0;           // 0: the tokenizer's vocabulary size
+  // Initial weights: "scratch" (random, from the seed), or a checkpoint path: an HF
+  // model directory (config.json + model.safetensors), a .safetensors file, or a
+  // gwo checkpoint. In a job.yaml, `init: {from_run: ID, checkpoint: final|best}`
+  // names another run; the coordinator resolves it into its checkpoint's path.
+  std::string init = "scratch";
+  int64_t init_from_run = 0;         // the run `init` was resolved from (0: none)
+  std::string init_checkpoint = "final";  // with from_run: "final" or "best"
 };
 
 // Which attention variant each block uses (kinds: see spec/attention_kinds.h).
@@ -33,13 +50,28 @@ struct AttentionSpec {
 // A corpus and how it is tokenized and split.
 struct DataSpec {
   std::string name = "data";      // dataset name, used in run names and reports
-  std::string path;               // a text file, or a directory searched recursively
+  // A corpus prepared by deploy/prepare-corpora.sh under the corpora directory
+  // ($GWO_CORPORA_DIR): "brown", "python-stdlib", "math-synth" or "spam". It sets
+  // path and format; otherwise `path` is required.
+  std::string recipe;
+  std::string path;               // a file, or a directory searched recursively
   std::string glob = "*";         // for a directory: file-name pattern (fnmatch)
-  std::string tokenizer = "byte"; // only "byte" so far (vocabulary of 256)
-  double val_fraction = 0.1;      // share of documents (files) held out, in (0, 1)
+  // "text": each file is a document. "jsonl": each line is a JSON object and
+  // `field` its document. "tagged": word/TAG tokens (Brown corpus), tags stripped.
+  // "labelled_jsonl": like jsonl, with a class label in `label_field`.
+  std::string format = "text";
+  std::string field = "text";        // jsonl, labelled_jsonl: the text field
+  std::string label_field = "label"; // labelled_jsonl: the label field
+  // "byte" (vocabulary 256), "gpt2" (GPT-2 BPE, from the corpora directory), or a
+  // path: a tokenizer.json (HF BPE) or a directory with encoder.json + vocab.bpe.
+  std::string tokenizer = "byte";
+  double val_fraction = 0.1;      // share of documents held out, in (0, 0.9]
   int64_t max_bytes = 0;          // read at most this many bytes (0: everything)
-  SourceLocation path_location;   // where `path` was written; not serialized
+  SourceLocation path_location;   // where `path` (or `recipe`) was written; not serialized
 };
+
+// Recipe names accepted in DataSpec::recipe.
+const std::vector<std::string>& CorpusRecipes();
 
 // The optimisation loop.
 struct TrainingSpec {
@@ -70,7 +102,11 @@ struct RunSpec {
   TrainingSpec training;
 };
 
-// Vocabulary size of a tokenizer name accepted by the spec parser.
+// The directory recipes and the "gpt2" tokenizer files live in: $GWO_CORPORA_DIR,
+// else $XDG_CACHE_HOME/gwo/corpora, else ~/.cache/gwo/corpora.
+std::string CorporaDir();
+
+// Vocabulary size of tokenizers known without loading files ("byte": 256); 0 otherwise.
 int TokenizerVocabSize(const std::string& tokenizer);
 
 }  // namespace gwo::spec

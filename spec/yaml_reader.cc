@@ -138,6 +138,16 @@ void MapReader::Int(const std::string& key, int* out, int min, int max) {
   *out = static_cast<int>(value);
 }
 
+void MapReader::Bool(const std::string& key, bool* out) {
+  YAML::Node v = Get(key);
+  if (!v.IsDefined()) return;
+  if (v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) {
+    *out = v.Scalar() == "true";
+    return;
+  }
+  errors_->Add(v.Mark(), Path(key), absl::StrCat("expected true or false, got ", Describe(v)));
+}
+
 void MapReader::Double(const std::string& key, double* out, double min, double max,
                        bool exclusive_min) {
   YAML::Node v = Get(key);

@@ -51,6 +51,7 @@ class MapReader {
   void Enum(const std::string& key, std::string* out, std::initializer_list<absl::string_view> allowed);
   void Int(const std::string& key, int64_t* out, int64_t min, int64_t max);
   void Int(const std::string& key, int* out, int min, int max);
+  void Bool(const std::string& key, bool* out);
   // Inclusive bounds unless `exclusive_min`.
   void Double(const std::string& key, double* out, double min, double max, bool exclusive_min = false);
 

@@ -128,9 +128,60 @@ TEST(ParseExperimentSpec, RequiredFieldsAreNamed) {
 
 TEST(ParseExperimentSpec, CrossFieldConstraints) {
   EXPECT_THAT(std::string(ErrorOf("name: x\ndatasets: [{name: d, path: /tmp}]\nmodel: {n_embd: 10, n_head: 3}\n").message()),
-              HasSubstr("model.n_head: must divide n_embd (10), got 3"));
+              HasSubstr("model.n_head: must divide n_embd (10) unless head_dim is set, got 3"));
   EXPECT_THAT(std::string(ErrorOf("name: x\ndatasets: [{name: d, path: /tmp}]\ntraining: {steps: 5, warmup_steps: 9}\n").message()),
               HasSubstr("training.warmup_steps: must not exceed steps (5)"));
+}
+
+TEST(ParseExperimentSpec, Qwen3ShapeFields) {
+  auto spec = ParseExperimentSpec(R"(name: q
+datasets: [{name: d, path: /a}]
+model: {arch: qwen3, n_layer: 2, n_head: 4, n_kv_head: 2, n_embd: 64, head_dim: 32,
+        intermediate_size: 96, rope_theta: 10000, norm_eps: 0.000001, tie_embeddings: false}
+)",
+                                  "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->model.arch, "qwen3");
+  EXPECT_EQ(spec->model.n_kv_head, 2);
+  EXPECT_EQ(spec->model.head_dim, 32);
+  EXPECT_FALSE(spec->model.tie_embeddings);
+  EXPECT_DOUBLE_EQ(spec->model.rope_theta, 10000);
+  EXPECT_THAT(std::string(ErrorOf("name: q\ndatasets: [{name: d, path: /a}]\nmodel: {arch: qwen3, n_head: 4, n_kv_head: 3}\n").message()),
+              HasSubstr("model.n_kv_head: must divide n_head (4), got 3"));
+  EXPECT_THAT(std::string(ErrorOf("name: q\ndatasets: [{name: d, path: /a}]\nmodel: {tie_embeddings: yes}\n").message()),
+              HasSubstr("model.tie_embeddings: expected true or false"));
+}
+
+TEST(ParseExperimentSpec, InitTakesScratchPathOrFromRun) {
+  auto spec = ParseExperimentSpec("name: i\ndatasets: [{name: d, path: /a}]\nmodel: {init: /ckpt/dir}\n", "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->model.init, "/ckpt/dir");
+  spec = ParseExperimentSpec(
+      "name: i\ndatasets: [{name: d, path: /a}]\nmodel:\n  init: {from_run: 12, checkpoint: best}\n", "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->model.init_from_run, 12);
+  EXPECT_EQ(spec->model.init_checkpoint, "best");
+  EXPECT_THAT(std::string(ErrorOf("name: i\ndatasets: [{name: d, path: /a}]\nmodel:\n  init: {checkpoint: best}\n").message()),
+              HasSubstr("model.init.from_run: is required"));
+  EXPECT_THAT(std::string(ErrorOf("name: i\ndatasets: [{name: d, path: /a}]\nmodel:\n  init: {from_run: 0}\n").message()),
+              HasSubstr("model.init.from_run: expected an integer >= 1"));
+}
+
+TEST(ParseExperimentSpec, DatasetRecipeOrPathAndFormats) {
+  auto spec = ParseExperimentSpec(
+      "name: r\ndatasets:\n  - {name: b, recipe: brown, tokenizer: gpt2}\n  - {name: j, path: /x.jsonl, format: jsonl, field: body}\n",
+      "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->datasets[0].recipe, "brown");
+  EXPECT_EQ(spec->datasets[0].tokenizer, "gpt2");
+  EXPECT_EQ(spec->datasets[1].format, "jsonl");
+  EXPECT_EQ(spec->datasets[1].field, "body");
+  EXPECT_THAT(std::string(ErrorOf("name: r\ndatasets: [{name: b, recipe: wiki}]\n").message()),
+              HasSubstr("datasets[0].recipe: unknown recipe \"wiki\"; expected one of: brown, python-stdlib, math-synth, spam"));
+  EXPECT_THAT(std::string(ErrorOf("name: r\ndatasets: [{name: b, recipe: brown, path: /x}]\n").message()),
+              HasSubstr("give either recipe or path, not both"));
+  EXPECT_THAT(std::string(ErrorOf("name: r\ndatasets: [{name: b, path: /x, format: csv}]\n").message()),
+              HasSubstr("datasets[0].format: expected one of text, jsonl, tagged, labelled_jsonl; got \"csv\""));
 }
 
 TEST(ParseExperimentSpec, DuplicateNamesAndSeedsAreRejected) {
@@ -163,6 +214,15 @@ TEST(RunSpecYaml, RoundTripsExactly) {
   r.training.lr = 1.0 / 3.0;
   r.training.steps = 7;
   r.training.warmup_steps = 2;
+  r.model.arch = "qwen3";
+  r.model.n_kv_head = 1;
+  r.model.tie_embeddings = false;
+  r.model.init = "/some/ckpt";
+  r.model.init_from_run = 9;
+  r.model.init_checkpoint = "best";
+  r.data.format = "jsonl";
+  r.data.field = "body";
+  r.data.tokenizer = "gpt2";
   std::string yaml = RunSpecToYaml(r);
   auto back = ParseRunSpec(yaml, "run.yaml");
   ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;
@@ -171,6 +231,13 @@ TEST(RunSpecYaml, RoundTripsExactly) {
   EXPECT_EQ(back->training.lr, r.training.lr);  // bit-exact
   EXPECT_EQ(back->model.dropout, 0.1);
   EXPECT_EQ(back->seed, 42);
+  EXPECT_EQ(back->model.arch, "qwen3");
+  EXPECT_FALSE(back->model.tie_embeddings);
+  EXPECT_EQ(back->model.init, "/some/ckpt");
+  EXPECT_EQ(back->model.init_from_run, 9);
+  EXPECT_EQ(back->model.init_checkpoint, "best");
+  EXPECT_EQ(back->data.field, "body");
+  EXPECT_EQ(back->data.tokenizer, "gpt2");
 }
 
 TEST(RunSpecYaml, RequiresData) {
