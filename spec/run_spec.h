@@ -88,6 +88,8 @@ struct TrainingSpec {
   int eval_batches = 8;        // batches per validation
   int64_t log_every = 10;      // train_loss/lr every N steps
   std::string device = "auto"; // "auto" (cuda if present), "cpu" or "cuda"
+  int64_t checkpoint_every = 0;  // training-state checkpoint every N steps (0: none but the final)
+  int keep_checkpoints = 2;      // periodic checkpoints kept on disk (the newest ones)
   int threads = 1;             // CPU threads of the trainer (LibTorch and BLAS); 0: library default
 };
 

@@ -214,6 +214,7 @@ TEST(RunSpecYaml, RoundTripsExactly) {
   r.training.lr = 1.0 / 3.0;
   r.training.steps = 7;
   r.training.warmup_steps = 2;
+  r.training.checkpoint_every = 3;
   r.model.arch = "qwen3";
   r.model.n_kv_head = 1;
   r.model.tie_embeddings = false;
@@ -237,6 +238,7 @@ TEST(RunSpecYaml, RoundTripsExactly) {
   EXPECT_EQ(back->model.init_from_run, 9);
   EXPECT_EQ(back->model.init_checkpoint, "best");
   EXPECT_EQ(back->data.field, "body");
+  EXPECT_EQ(back->training.checkpoint_every, 3);
   EXPECT_EQ(back->data.tokenizer, "gpt2");
 }
 
