@@ -17,6 +17,7 @@ absl::StatusOr<SubmitResult> Coordinator::Submit(const std::string& yaml, const 
   const std::string name = file_name.empty() ? "<submitted>" : file_name;
   GWO_ASSIGN_OR_RETURN(spec::ExperimentSpec spec, spec::ParseExperimentSpec(yaml, name));
   GWO_RETURN_IF_ERROR(CheckCorpora(spec, name));
+  GWO_RETURN_IF_ERROR(ResolveInitFromRun(*store_, name, &spec.model));
 
   std::vector<NewRun> runs;
   for (const spec::RunSpec& run : spec::ExpandRuns(spec)) {
@@ -130,6 +131,11 @@ void Coordinator::HandleReportStatus(int64_t worker_id, int64_t run_id, int atte
     return;
   }
   LogError(absl::StrCat("report of run ", run_id, " attempt ", attempt, ": ", status.ToString()));
+}
+
+void Coordinator::OnAttemptStarted(int64_t worker_id, int64_t run_id, int attempt, const std::string& output_dir) {
+  Heartbeat(worker_id);
+  HandleReportStatus(worker_id, run_id, attempt, store_->RecordAttemptOutput(run_id, attempt, output_dir));
 }
 
 void Coordinator::OnMetrics(int64_t worker_id, int64_t run_id, int attempt,

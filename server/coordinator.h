@@ -79,6 +79,7 @@ class Coordinator {
   void Heartbeat(int64_t worker_id);
 
   // Reports from a worker; a report of a superseded attempt makes the worker stop it.
+  void OnAttemptStarted(int64_t worker_id, int64_t run_id, int attempt, const std::string& output_dir);
   void OnMetrics(int64_t worker_id, int64_t run_id, int attempt, const std::vector<MetricPointRecord>& points);
   void OnLogs(int64_t worker_id, int64_t run_id, int attempt, const std::vector<std::string>& lines);
   void OnAttemptFinished(int64_t worker_id, int64_t run_id, int attempt, RunState state,

@@ -33,4 +33,28 @@ absl::Status CheckCorpora(const spec::ExperimentSpec& spec, const std::string& f
   return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
 }
 
+std::string RunCheckpointPath(const std::string& output_dir, const std::string& which) {
+  return absl::StrCat(output_dir, "/", which == "best" ? "best.ckpt" : "final.ckpt");
+}
+
+absl::Status ResolveInitFromRun(Store& store, const std::string& file_name, spec::ModelSpec* model) {
+  if (model->init_from_run == 0) return absl::OkStatus();
+  const std::string where = absl::StrCat(file_name, ":", model->init_location.line, ":",
+                                         model->init_location.column, ": model.init.from_run: ");
+  absl::StatusOr<RunRecord> run = store.GetRun(model->init_from_run);
+  if (absl::IsNotFound(run.status())) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "no run with id ", model->init_from_run));
+  }
+  if (!run.ok()) return run.status();
+  if (run->state != RunState::kSucceeded) {
+    return absl::FailedPreconditionError(absl::StrCat(where, "run ", run->id, " (", run->name, ") is ",
+                                                      RunStateName(run->state), "; a run to start from must have succeeded"));
+  }
+  if (run->output_dir.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(where, "run ", run->id, " has no outputs on record"));
+  }
+  model->init = RunCheckpointPath(run->output_dir, model->init_checkpoint);
+  return absl::OkStatus();
+}
+
 }  // namespace gwo::server

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "server/store/store.h"
 #include "spec/experiment_spec.h"
 
 namespace gwo::server {
@@ -13,6 +14,14 @@ namespace gwo::server {
 // INVALID_ARGUMENT "file:line:column: datasets[i].path: ..." when a dataset's
 // path is missing, matches no file, or its files hold no bytes.
 absl::Status CheckCorpora(const spec::ExperimentSpec& spec, const std::string& file_name);
+
+// Resolves `model.init: {from_run: N, checkpoint: final|best}` into the path of that
+// run's checkpoint. INVALID_ARGUMENT naming the position when run N does not exist;
+// FAILED_PRECONDITION when it has not succeeded or has no outputs on record.
+absl::Status ResolveInitFromRun(Store& store, const std::string& file_name, spec::ModelSpec* model);
+
+// The checkpoint file a succeeded run leaves in its output directory.
+std::string RunCheckpointPath(const std::string& output_dir, const std::string& which);
 
 }  // namespace gwo::server
 

@@ -36,6 +36,7 @@ void ReadName(MapReader& r, const std::string& key, std::string* out, bool requi
 void ReadInit(MapReader& r, ErrorList* errors, ModelSpec* m, bool allow_from_run) {
   YAML::Node init = r.Get("init");
   if (!init.IsDefined()) return;
+  m->init_location = LocationOf(init);
   if (init.IsScalar()) {
     m->init = init.Scalar();
     if (m->init.empty()) errors->Add(init.Mark(), r.Path("init"), "expected \"scratch\" or a checkpoint path");

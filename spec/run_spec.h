@@ -40,6 +40,7 @@ struct ModelSpec {
   std::string init = "scratch";
   int64_t init_from_run = 0;         // the run `init` was resolved from (0: none)
   std::string init_checkpoint = "final";  // with from_run: "final" or "best"
+  SourceLocation init_location;           // where `init` was written; not serialized
 };
 
 // Which attention variant each block uses (kinds: see spec/attention_kinds.h).

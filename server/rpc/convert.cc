@@ -71,6 +71,7 @@ void ToProto(const RunRecord& r, gwo::v1::Run* out) {
   out->set_error(r.error);
   out->set_worker(r.worker);
   out->set_run_spec_yaml(r.spec_yaml);
+  out->set_output_dir(r.output_dir);
   for (const auto& [name, value] : r.latest_metrics) (*out->mutable_latest_metrics())[name] = value;
   SetTime(r.created_at, out->mutable_created_at());
   if (r.started_at.has_value()) SetTime(*r.started_at, out->mutable_started_at());

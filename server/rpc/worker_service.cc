@@ -89,8 +89,11 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     switch (m.msg_case()) {
       case WorkerMessage::kRegister: return Register(m.register_());
       case WorkerMessage::kHeartbeat:
-      case WorkerMessage::kStarted:
         core_->Heartbeat(worker_id_);
+        return absl::OkStatus();
+      case WorkerMessage::kStarted:
+        core_->OnAttemptStarted(worker_id_, m.started().attempt().run_id(), m.started().attempt().attempt(),
+                                m.started().output_dir());
         return absl::OkStatus();
       case WorkerMessage::kMetrics: {
         std::vector<MetricPointRecord> points;

@@ -134,10 +134,11 @@ absl::StatusOr<std::vector<RunRecord>> PgStore::ReadRuns(PgConnection& conn, con
       PgResult r,
       conn.Exec(absl::StrCat("SELECT r.id, r.experiment_id, r.name, r.variant, r.dataset, r.seed, r.state, "
                              "r.attempt, r.step, r.total_steps, r.error, coalesce(w.name, '') AS worker, "
-                             "r.spec_yaml, ",
+                             "r.spec_yaml, coalesce(a.output_dir, '') AS output_dir, ",
                              UsecOf("r.created_at"), " AS created_us, ", UsecOf("r.started_at"), " AS started_us, ",
                              UsecOf("r.finished_at"),
-                             " AS finished_us FROM runs r LEFT JOIN workers w ON w.id = r.worker_id WHERE ", where,
+                             " AS finished_us FROM runs r LEFT JOIN workers w ON w.id = r.worker_id "
+                             "LEFT JOIN attempts a ON a.run_id = r.id AND a.attempt = r.attempt WHERE ", where,
                              " ORDER BY r.id"),
                 {IdText(id)}));
   std::vector<RunRecord> out(r.rows());
@@ -157,6 +158,7 @@ absl::StatusOr<std::vector<RunRecord>> PgStore::ReadRuns(PgConnection& conn, con
     run.error = r.Text(i, "error");
     run.worker = r.Text(i, "worker");
     run.spec_yaml = r.Text(i, "spec_yaml");
+    run.output_dir = r.Text(i, "output_dir");
     run.created_at = r.Time(i, "created_us");
     run.started_at = r.OptionalTime(i, "started_us");
     run.finished_at = r.OptionalTime(i, "finished_us");

@@ -43,6 +43,7 @@ class PgStore final : public Store {
 
   absl::Status RecordMetrics(int64_t run_id, int attempt, const std::vector<MetricPointRecord>& points) override;
   absl::Status AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines) override;
+  absl::Status RecordAttemptOutput(int64_t run_id, int attempt, const std::string& output_dir) override;
   absl::Status FinishAttempt(int64_t run_id, int attempt, RunState state, const std::string& error) override;
 
   absl::StatusOr<std::vector<MetricSeriesRecord>> QueryMetrics(int64_t run_id,

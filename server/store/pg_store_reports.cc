@@ -185,6 +185,16 @@ absl::Status PgStore::AppendLogs(int64_t run_id, int attempt, const std::vector<
   });
 }
 
+absl::Status PgStore::RecordAttemptOutput(int64_t run_id, int attempt, const std::string& output_dir) {
+  return Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
+    GWO_RETURN_IF_ERROR(LockCurrentAttempt(conn, run_id, attempt).status());
+    return conn
+        .Exec("UPDATE attempts SET output_dir = $3 WHERE run_id = $1 AND attempt = $2",
+              {IdText(run_id), absl::StrCat(attempt), SanitizeText(output_dir)})
+        .status();
+  });
+}
+
 absl::Status PgStore::FinishAttempt(int64_t run_id, int attempt, RunState state, const std::string& error) {
   if (!IsTerminal(state)) {
     return absl::InvalidArgumentError(

@@ -69,6 +69,9 @@ struct RunRecord {
   std::string error;
   std::string worker;  // name of the worker of the current attempt, empty if none
   std::string spec_yaml;
+  // Output directory of the current attempt on its worker's host (checkpoints
+  // live there), empty until the attempt reported it.
+  std::string output_dir;
   std::map<std::string, double> latest_metrics;  // value at the highest step, per name
   absl::Time created_at;
   std::optional<absl::Time> started_at;
@@ -168,6 +171,8 @@ class Store {
   // ignored (replays are harmless). Advances the run's step.
   virtual absl::Status RecordMetrics(int64_t run_id, int attempt,
                                      const std::vector<MetricPointRecord>& points) = 0;
+  // Records where the attempt writes its outputs on the worker's host.
+  virtual absl::Status RecordAttemptOutput(int64_t run_id, int attempt, const std::string& output_dir) = 0;
   virtual absl::Status AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines) = 0;
   // Ends the attempt with `state` (kSucceeded, kFailed or kCancelled) and `error`.
   virtual absl::Status FinishAttempt(int64_t run_id, int attempt, RunState state,

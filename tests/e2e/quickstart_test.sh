@@ -110,6 +110,9 @@ mkdir -p "$TMP/empty-corpus"
 printf 'name: empty\ndatasets:\n  - name: d\n    path: %s\n' "$TMP/empty-corpus" >"$TMP/empty.yaml"
 "$BIN/gwoctl" submit "$TMP/empty.yaml" >"$TMP/empty.out" 2>&1
 check "an empty corpus is refused" grep -q "empty.yaml:4:11: datasets\[0\].path: empty corpus" "$TMP/empty.out"
+printf 'name: init\ndatasets:\n  - name: d\n    path: /usr/lib/python3.11\nmodel:\n  init: {from_run: 999}\n' >"$TMP/init.yaml"
+"$BIN/gwoctl" submit "$TMP/init.yaml" >"$TMP/init.out" 2>&1
+check "init from an unknown run is refused" grep -q "init.yaml:6:9: model.init.from_run: no run with id 999" "$TMP/init.out"
 "$BIN/gwoctl" list >"$TMP/list.out" 2>&1
 check "refused submits wrote nothing" test "$(grep -c '^exp-' "$TMP/list.out")" -eq 1
 

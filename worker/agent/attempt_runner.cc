@@ -115,8 +115,9 @@ void AttemptRunner::Watch() {
       return;
     }
   }
+  const std::string out_dir = options_.attempt_dir + "/out";
   SpawnOptions spawn;
-  spawn.argv = {options_.trainer_path, "--spec", spec_path, "--out", options_.attempt_dir + "/out",
+  spawn.argv = {options_.trainer_path, "--spec", spec_path, "--out", out_dir,
                 "--events-fd", std::to_string(kEventsFd)};
   spawn.capture_output = true;
   spawn.events_fd_in_child = kEventsFd;
@@ -128,6 +129,7 @@ void AttemptRunner::Watch() {
   {
     gwo::v1::WorkerMessage m;
     *m.mutable_started()->mutable_attempt() = ref;
+    m.mutable_started()->set_output_dir(out_dir);
     send_(std::move(m));
   }
 

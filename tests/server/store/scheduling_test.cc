@@ -118,6 +118,21 @@ TEST_F(SchedulingTest, SpecialValuesAndNamesRoundTrip) {
   EXPECT_EQ(s[0].points[3].value, -1e-300);
 }
 
+TEST_F(SchedulingTest, AttemptOutputDirIsRecordedPerAttempt) {
+  CreateRuns({MakeRun("a")});
+  const int64_t w1 = Worker("w1");
+  const Assignment first = Claim(w1);
+  ASSERT_TRUE(store_->RecordAttemptOutput(first.run_id, 1, "/work/runs/1/attempt-1/out").ok());
+  EXPECT_EQ(store_->GetRun(first.run_id)->output_dir, "/work/runs/1/attempt-1/out");
+  ASSERT_TRUE(store_->ReleaseWorkerAttempts(w1, "worker lost").ok());
+  // A superseded attempt cannot move the run's output, and the new attempt starts empty.
+  const Assignment second = Claim(Worker("w2"));
+  EXPECT_EQ(store_->RecordAttemptOutput(first.run_id, 1, "/stale").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->GetRun(first.run_id)->output_dir, "");
+  ASSERT_TRUE(store_->RecordAttemptOutput(second.run_id, 2, "/work/runs/1/attempt-2/out").ok());
+  EXPECT_EQ(store_->GetRun(second.run_id)->output_dir, "/work/runs/1/attempt-2/out");
+}
+
 TEST_F(SchedulingTest, ReportOfSupersededAttemptIsRefused) {
   CreateRuns({MakeRun("a")});
   const int64_t w1 = Worker("w1");
