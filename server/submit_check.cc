@@ -5,15 +5,23 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "worker/data/corpus_files.h"
+#include "worker/data/recipes.h"
 
 namespace gwo::server {
 
 absl::Status CheckCorpora(const spec::ExperimentSpec& spec, const std::string& file_name) {
   std::vector<std::string> errors;
   for (size_t i = 0; i < spec.datasets.size(); ++i) {
-    const spec::DataSpec& d = spec.datasets[i];
-    const std::string where = absl::StrCat(file_name, ":", d.path_location.line, ":",
-                                           d.path_location.column, ": datasets[", i, "].path: ");
+    spec::DataSpec d = spec.datasets[i];
+    const std::string where =
+        absl::StrCat(file_name, ":", d.path_location.line, ":", d.path_location.column, ": datasets[", i, "].",
+                     d.recipe.empty() ? "path" : "recipe", ": ");
+    if (!d.recipe.empty()) {
+      // Recipes live on the workers' hosts; check the copy on this host when there is one.
+      absl::StatusOr<spec::DataSpec> resolved = data::ResolveRecipe(d, spec::CorporaDir());
+      if (!resolved.ok()) continue;
+      d = *resolved;
+    }
     absl::StatusOr<std::vector<std::string>> files = data::ListCorpusFiles(d.path, d.glob);
     if (!files.ok()) {
       errors.push_back(absl::StrCat(where, "expected a readable corpus: ", files.status().message()));

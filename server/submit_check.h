@@ -12,7 +12,9 @@
 namespace gwo::server {
 
 // INVALID_ARGUMENT "file:line:column: datasets[i].path: ..." when a dataset's
-// path is missing, matches no file, or its files hold no bytes.
+// path is missing, matches no file, or its files hold no bytes. A recipe dataset
+// is checked when the recipe is prepared on this host (the workers' hosts are
+// where it must be; gwo-train says so when it is not).
 absl::Status CheckCorpora(const spec::ExperimentSpec& spec, const std::string& file_name);
 
 // Resolves `model.init: {from_run: N, checkpoint: final|best}` into the path of that

@@ -1,59 +1,123 @@
 #include "worker/data/corpus.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "worker/data/byte_tokenizer.h"
-#include "worker/data/corpus_files.h"
 #include "worker/data/fnv1a.h"
+#include "worker/data/recipes.h"
 
 namespace gwo::data {
 namespace {
 
-namespace fs = std::filesystem;
-
-struct Document {
-  std::string relative_path;
-  std::string bytes;
-  uint64_t hash = 0;
-};
-
-// Reads at most `limit` bytes of `path` (limit < 0: all of it).
-absl::StatusOr<std::string> ReadUpTo(const std::string& path, int64_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InternalError(absl::StrCat("cannot open corpus file '", path, "'"));
-  std::string bytes;
-  char buffer[1 << 16];
-  while (limit < 0 || static_cast<int64_t>(bytes.size()) < limit) {
-    int64_t want = sizeof(buffer);
-    if (limit >= 0) want = std::min<int64_t>(want, limit - static_cast<int64_t>(bytes.size()));
-    in.read(buffer, want);
-    bytes.append(buffer, static_cast<size_t>(in.gcount()));
-    if (in.gcount() < want) break;
-  }
-  if (in.bad()) return absl::InternalError(absl::StrCat("cannot read corpus file '", path, "'"));
-  return bytes;
+// FNV-1a's high bits hardly depend on the last bytes ("a.jsonl:1" .. "a.jsonl:9" share
+// them), so the split hash goes through SplitMix64's finalizer, which makes every
+// input bit reach the top 53 bits used below.
+uint64_t SplitHash(std::string_view id) {
+  uint64_t z = Fnv1a64(id);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
 }
 
 double UnitInterval(uint64_t hash) { return static_cast<double>(hash >> 11) * 0x1.0p-53; }
 
-absl::Status CheckSplitSize(const spec::DataSpec& data, const char* split, size_t tokens,
-                            int block_size) {
-  if (static_cast<int64_t>(tokens) >= static_cast<int64_t>(block_size) + 1) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("the ", split, " split of corpus '", data.name, "' (", data.path, ") has ",
-                   tokens, " tokens, fewer than block_size + 1 = ", block_size + 1,
-                   "; use more data (max_bytes, glob) or a different val_fraction"));
-}
-
 }  // namespace
 
-bool IsValidationDocument(std::string_view relative_path, double val_fraction) {
-  return UnitInterval(Fnv1a64(relative_path)) < val_fraction;
+bool IsValidationDocument(std::string_view id, double val_fraction) {
+  return UnitInterval(SplitHash(id)) < val_fraction;
+}
+
+std::vector<bool> SplitByDocument(const std::vector<Document>& documents, double val_fraction) {
+  std::vector<bool> is_val(documents.size());
+  std::vector<uint64_t> hash(documents.size());
+  for (size_t i = 0; i < documents.size(); ++i) {
+    hash[i] = SplitHash(documents[i].id);
+    is_val[i] = UnitInterval(hash[i]) < val_fraction;
+  }
+  if (documents.size() < 2) return is_val;
+  // Guarantee one document on each side, chosen by hash so the choice is stable.
+  if (std::none_of(is_val.begin(), is_val.end(), [](bool v) { return v; })) {
+    is_val[std::min_element(hash.begin(), hash.end()) - hash.begin()] = true;
+  }
+  if (std::all_of(is_val.begin(), is_val.end(), [](bool v) { return v; })) {
+    is_val[std::max_element(hash.begin(), hash.end()) - hash.begin()] = false;
+  }
+  return is_val;
+}
+
+absl::StatusOr<Corpus> TokenizeDocuments(const spec::DataSpec& data, const DocumentSet& documents,
+                                         const Tokenizer& tokenizer) {
+  const std::vector<Document>& docs = documents.documents;
+  if (docs.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("corpus '", data.name, "' (", data.path, ") is empty: no bytes to train on"));
+  }
+  Corpus corpus;
+  corpus.vocab_size = tokenizer.vocab_size();
+  corpus.bytes = documents.bytes;
+  if (docs.size() == 1) {
+    const std::string_view text = docs[0].text;
+    const auto cut = static_cast<size_t>(static_cast<double>(text.size()) * (1.0 - data.val_fraction));
+    tokenizer.EncodeAppend(text.substr(0, cut), corpus.train);
+    tokenizer.EncodeAppend(text.substr(cut), corpus.val);
+    corpus.train_docs = corpus.val_docs = {docs[0].id};
+    return corpus;
+  }
+  const std::vector<bool> is_val = SplitByDocument(docs, data.val_fraction);
+  const std::optional<int32_t> eot = tokenizer.end_of_text();
+  // A byte-level tokenizer makes at most one token per byte: reserving that bound up
+  // front keeps appends linear even for a tokenizer that reserves exactly what each
+  // call adds (which would reallocate the whole split once per document).
+  size_t bound[2] = {0, 0};
+  for (size_t i = 0; i < docs.size(); ++i) bound[is_val[i]] += docs[i].text.size() + 1;
+  corpus.train.reserve(bound[0]);
+  corpus.val.reserve(bound[1]);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    std::vector<std::string>& names = is_val[i] ? corpus.val_docs : corpus.train_docs;
+    std::vector<int32_t>& tokens = is_val[i] ? corpus.val : corpus.train;
+    if (eot.has_value() && !names.empty()) tokens.push_back(*eot);
+    tokenizer.EncodeAppend(docs[i].text, tokens);
+    names.push_back(docs[i].id);
+  }
+  corpus.train.shrink_to_fit();  // BPE makes ~4x fewer tokens than the bound
+  corpus.val.shrink_to_fit();
+  return corpus;
+}
+
+absl::Status CheckSplitSizes(const spec::DataSpec& data, int64_t train_tokens, int64_t val_tokens,
+                             int block_size) {
+  for (const auto& [split, tokens] : {std::pair<const char*, int64_t>{"training", train_tokens},
+                                      std::pair<const char*, int64_t>{"validation", val_tokens}}) {
+    if (tokens >= static_cast<int64_t>(block_size) + 1) continue;
+    return absl::InvalidArgumentError(
+        absl::StrCat("the ", split, " split of corpus '", data.name, "' (", data.path, ") has ",
+                     tokens, " tokens, fewer than block_size + 1 = ", block_size + 1,
+                     "; use more data (max_bytes, glob) or a different val_fraction"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<spec::DataSpec> ResolveForLoading(const spec::DataSpec& data) {
+  if (data.recipe.empty() || !data.path.empty()) return data;
+  return ResolveRecipe(data, spec::CorporaDir());
+}
+
+absl::StatusOr<Corpus> LoadCorpus(const spec::DataSpec& spec_data, const Tokenizer& tokenizer,
+                                  int block_size) {
+  absl::StatusOr<spec::DataSpec> data = ResolveForLoading(spec_data);
+  if (!data.ok()) return data.status();
+  absl::StatusOr<DocumentSet> documents = ReadDocuments(*data);
+  if (!documents.ok()) return documents.status();
+  absl::StatusOr<Corpus> corpus = TokenizeDocuments(*data, *documents, tokenizer);
+  if (!corpus.ok()) return corpus.status();
+  if (absl::Status s = CheckSplitSizes(*data, static_cast<int64_t>(corpus->train.size()),
+                                       static_cast<int64_t>(corpus->val.size()), block_size);
+      !s.ok()) {
+    return s;
+  }
+  return corpus;
 }
 
 absl::StatusOr<Corpus> LoadCorpus(const spec::DataSpec& data, int block_size) {
@@ -61,67 +125,34 @@ absl::StatusOr<Corpus> LoadCorpus(const spec::DataSpec& data, int block_size) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tokenizer '", data.tokenizer, "' is not supported by gwo-train (known: byte)"));
   }
-  absl::StatusOr<std::vector<std::string>> files = ListCorpusFiles(data.path, data.glob);
-  if (!files.ok()) return files.status();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> bytes = LoadTokenizer("byte", "");
+  if (!bytes.ok()) return bytes.status();
+  return LoadCorpus(data, **bytes, block_size);
+}
 
-  const bool single_file = files->size() == 1 && fs::is_regular_file(data.path);
-  std::vector<Document> docs;
-  int64_t total = 0;
-  for (const std::string& file : *files) {
-    const int64_t limit = data.max_bytes > 0 ? data.max_bytes - total : -1;
-    if (limit == 0) break;
-    absl::StatusOr<std::string> bytes = ReadUpTo(file, limit);
-    if (!bytes.ok()) return bytes.status();
-    if (bytes->empty()) continue;
-    total += static_cast<int64_t>(bytes->size());
-    Document doc;
-    doc.relative_path = single_file ? fs::path(file).filename().generic_string()
-                                    : fs::path(file).lexically_relative(data.path).generic_string();
-    doc.hash = Fnv1a64(doc.relative_path);
-    doc.bytes = *std::move(bytes);
-    docs.push_back(std::move(doc));
+absl::StatusOr<LabelledExamples> LoadLabelledExamples(const spec::DataSpec& spec_data) {
+  absl::StatusOr<spec::DataSpec> data = ResolveForLoading(spec_data);
+  if (!data.ok()) return data.status();
+  if (data->format != "labelled_jsonl") {
+    return absl::InvalidArgumentError(absl::StrCat("corpus '", data->name, "' has format '",
+                                                   data->format,
+                                                   "'; labelled examples need labelled_jsonl"));
   }
-  if (docs.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("corpus '", data.name, "' (", data.path, ") is empty: no bytes to train on"));
+  absl::StatusOr<DocumentSet> documents = ReadDocuments(*data);
+  if (!documents.ok()) return documents.status();
+  std::vector<Document>& docs = documents->documents;
+  if (docs.size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("corpus '", data->name, "' (", data->path,
+                                                   ") has ", docs.size(),
+                                                   " labelled examples; a split needs 2 or more"));
   }
-
-  Corpus corpus;
-  const ByteTokenizer tokenizer;
-  corpus.vocab_size = tokenizer.vocab_size();
-  corpus.bytes = total;
-  if (docs.size() == 1) {
-    const std::string& bytes = docs[0].bytes;
-    const auto cut =
-        static_cast<size_t>(static_cast<double>(bytes.size()) * (1.0 - data.val_fraction));
-    tokenizer.EncodeAppend(std::string_view(bytes).substr(0, cut), corpus.train);
-    tokenizer.EncodeAppend(std::string_view(bytes).substr(cut), corpus.val);
-    corpus.train_docs = corpus.val_docs = {docs[0].relative_path};
-  } else {
-    std::vector<bool> is_val(docs.size());
-    for (size_t i = 0; i < docs.size(); ++i) {
-      is_val[i] = IsValidationDocument(docs[i].relative_path, data.val_fraction);
-    }
-    // Guarantee one document on each side, chosen by hash so the choice is stable.
-    auto by_hash = [](const Document& a, const Document& b) { return a.hash < b.hash; };
-    if (std::none_of(is_val.begin(), is_val.end(), [](bool v) { return v; })) {
-      is_val[std::min_element(docs.begin(), docs.end(), by_hash) - docs.begin()] = true;
-    }
-    if (std::all_of(is_val.begin(), is_val.end(), [](bool v) { return v; })) {
-      is_val[std::max_element(docs.begin(), docs.end(), by_hash) - docs.begin()] = false;
-    }
-    for (size_t i = 0; i < docs.size(); ++i) {
-      tokenizer.EncodeAppend(docs[i].bytes, is_val[i] ? corpus.val : corpus.train);
-      (is_val[i] ? corpus.val_docs : corpus.train_docs).push_back(docs[i].relative_path);
-    }
+  const std::vector<bool> is_val = SplitByDocument(docs, data->val_fraction);
+  LabelledExamples examples;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    (is_val[i] ? examples.val : examples.train)
+        .push_back({std::move(docs[i].id), std::move(docs[i].text), std::move(docs[i].label)});
   }
-  if (absl::Status s = CheckSplitSize(data, "training", corpus.train.size(), block_size); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckSplitSize(data, "validation", corpus.val.size(), block_size); !s.ok()) {
-    return s;
-  }
-  return corpus;
+  return examples;
 }
 
 }  // namespace gwo::data

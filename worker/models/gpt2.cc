@@ -6,9 +6,27 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "worker/attention/registry.h"
+#include "worker/models/model_shape.h"
 
 namespace gwo::models {
+namespace {
+
+torch::nn::LayerNorm MakeLayerNorm(const spec::ModelSpec& spec) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({spec.n_embd}).eps(spec.norm_eps));
+}
+
+// HF's GPT-2 keeps these four projections in Conv1D modules: weight (in, out).
+bool IsConv1dWeight(std::string_view name) {
+  for (std::string_view suffix :
+       {".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight", ".mlp.c_proj.weight"}) {
+    if (name.ends_with(suffix)) return true;
+  }
+  return false;
+}
+
+constexpr char kPrefix[] = "transformer.";
+
+}  // namespace
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const spec::ModelSpec& spec,
                                                  std::shared_ptr<attention::Attention> attn)
@@ -32,20 +50,20 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
 }
 
 MlpImpl::MlpImpl(const spec::ModelSpec& spec) {
-  c_fc = register_module("c_fc", torch::nn::Linear(spec.n_embd, 4 * spec.n_embd));
-  c_proj = register_module("c_proj", torch::nn::Linear(4 * spec.n_embd, spec.n_embd));
+  c_fc = register_module("c_fc", torch::nn::Linear(spec.n_embd, spec.intermediate_size));
+  c_proj = register_module("c_proj", torch::nn::Linear(spec.intermediate_size, spec.n_embd));
   dropout_ = register_module("dropout", torch::nn::Dropout(spec.dropout));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  torch::Tensor hidden = torch::gelu(c_fc(x), /*approximate=*/"tanh");  // (B, T, 4C)
+  torch::Tensor hidden = torch::gelu(c_fc(x), /*approximate=*/"tanh");  // (B, T, I), HF gelu_new
   return dropout_(c_proj(hidden));                                      // (B, T, C)
 }
 
 BlockImpl::BlockImpl(const spec::ModelSpec& spec, std::shared_ptr<attention::Attention> attention) {
-  ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({spec.n_embd})));
+  ln_1 = register_module("ln_1", MakeLayerNorm(spec));
   attn = register_module("attn", CausalSelfAttention(spec, std::move(attention)));
-  ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({spec.n_embd})));
+  ln_2 = register_module("ln_2", MakeLayerNorm(spec));
   mlp = register_module("mlp", Mlp(spec));
 }
 
@@ -54,15 +72,20 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   return y + mlp(ln_2(y));
 }
 
-Gpt2Impl::Gpt2Impl(const spec::ModelSpec& spec, int vocab_size,
+Gpt2Impl::Gpt2Impl(const spec::ModelSpec& spec,
                    const std::vector<std::shared_ptr<attention::Attention>>& attentions)
-    : spec_(spec), vocab_size_(vocab_size) {
-  wte = register_module("wte", torch::nn::Embedding(vocab_size, spec.n_embd));
+    : CausalLm(spec) {
+  wte = register_module("wte", torch::nn::Embedding(spec.vocab_size, spec.n_embd));
   wpe = register_module("wpe", torch::nn::Embedding(spec.block_size, spec.n_embd));
   drop_ = register_module("drop", torch::nn::Dropout(spec.dropout));
   h = register_module("h", torch::nn::ModuleList());
   for (const auto& attention : attentions) h->push_back(Block(spec, attention));
-  ln_f = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({spec.n_embd})));
+  ln_f = register_module("ln_f", MakeLayerNorm(spec));
+  if (!spec.tie_embeddings) {
+    lm_head = register_module(
+        "lm_head",
+        torch::nn::Linear(torch::nn::LinearOptions(spec.n_embd, spec.vocab_size).bias(false)));
+  }
 
   torch::NoGradGuard no_grad;
   const double residual_std = 0.02 / std::sqrt(2.0 * spec.n_layer);
@@ -80,13 +103,13 @@ Gpt2Impl::Gpt2Impl(const spec::ModelSpec& spec, int vocab_size,
 torch::Tensor Gpt2Impl::forward(const torch::Tensor& idx) {
   TORCH_CHECK(idx.dim() == 2, "GPT-2 expects token ids of shape (B, T), got ", idx.sizes());
   const int64_t T = idx.size(1);
-  TORCH_CHECK(T <= spec_.block_size, "sequence length ", T, " exceeds block_size ",
-              spec_.block_size);
+  TORCH_CHECK(T <= block_size(), "sequence length ", T, " exceeds block_size ", block_size());
   const torch::Tensor pos = torch::arange(T, idx.options().dtype(torch::kLong));  // (T)
   torch::Tensor x = drop_(wte(idx) + wpe(pos));                                   // (B, T, C)
   for (const auto& block : *h) x = block->as<BlockImpl>()->forward(x);
   x = ln_f(x);
-  return torch::linear(x, wte->weight);  // (B, T, V): x @ wte^T, the tied LM head
+  // (B, T, V): x @ wte^T with the tied head.
+  return lm_head ? lm_head(x) : torch::linear(x, wte->weight);
 }
 
 std::vector<std::shared_ptr<attention::Attention>> Gpt2Impl::attentions() const {
@@ -95,53 +118,28 @@ std::vector<std::shared_ptr<attention::Attention>> Gpt2Impl::attentions() const 
   return out;
 }
 
+HfTensor Gpt2Impl::HfName(const std::string& torch_name, const torch::Tensor& tensor) const {
+  if (torch_name.starts_with("lm_head.")) return {torch_name, tensor, false};
+  return {absl::StrCat(kPrefix, torch_name), tensor, IsConv1dWeight(torch_name)};
+}
+
+std::string Gpt2Impl::CanonicalHfName(std::string_view name) const {
+  // HF ignores these buffers too: the causal masks older GPT-2 checkpoints carry.
+  if (name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")) return "";
+  if (name.starts_with(kPrefix) || name.starts_with("lm_head.")) return std::string(name);
+  return kPrefix + std::string(name);  // GPT2Model checkpoints, e.g. the original `gpt2`
+}
+
 absl::StatusOr<Gpt2> MakeGpt2(const spec::ModelSpec& spec, const spec::AttentionSpec& attention,
                               int vocab_size) {
-  if (spec.arch != "gpt2") {
-    return absl::InvalidArgumentError(absl::StrCat("model arch '", spec.arch, "' is not gpt2"));
-  }
-  if (spec.n_layer <= 0 || spec.n_head <= 0 || spec.n_embd <= 0 || spec.block_size <= 0 ||
-      vocab_size <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "GPT-2 sizes must be positive: n_layer ", spec.n_layer, ", n_head ", spec.n_head,
-        ", n_embd ", spec.n_embd, ", block_size ", spec.block_size, ", vocab ", vocab_size));
-  }
-  if (spec.n_embd % spec.n_head != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("n_head ", spec.n_head, " does not divide n_embd ", spec.n_embd));
-  }
-  if (!(spec.dropout >= 0.0 && spec.dropout < 1.0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dropout must be in [0, 1), got ", spec.dropout));
-  }
-  const attention::AttentionDims dims{.n_head = spec.n_head,
-                                      .head_dim = spec.n_embd / spec.n_head,
-                                      .block_size = spec.block_size,
-                                      .dropout = spec.dropout};
-  std::vector<std::shared_ptr<attention::Attention>> attentions;
-  for (int i = 0; i < spec.n_layer; ++i) {
-    absl::StatusOr<std::shared_ptr<attention::Attention>> made =
-        attention::MakeAttention(attention, dims);
-    if (!made.ok()) return made.status();
-    attentions.push_back(*std::move(made));
-  }
-  return Gpt2(spec, vocab_size, attentions);
+  absl::StatusOr<ModelParts> parts = PrepareModel("gpt2", spec, attention, vocab_size);
+  if (!parts.ok()) return parts.status();
+  return Gpt2(parts->resolved, parts->attentions);
 }
 
 int64_t Gpt2ParameterCount(const spec::ModelSpec& spec, int vocab_size) {
-  const int64_t C = spec.n_embd;
-  const int64_t per_block = 12 * C * C + 13 * C;  // ln_1 2C, c_attn 3C^2+3C, c_proj C^2+C,
-                                                  // ln_2 2C, c_fc 4C^2+4C, c_proj 4C^2+C
-  return vocab_size * C + spec.block_size * C + spec.n_layer * per_block + 2 * C;
-}
-
-ParameterCounts CountParameters(const torch::nn::Module& module) {
-  ParameterCounts counts;
-  for (const torch::Tensor& p : module.parameters()) {
-    counts.total += p.numel();
-    if (p.requires_grad()) counts.trainable += p.numel();
-  }
-  return counts;
+  absl::StatusOr<spec::ModelSpec> resolved = ResolveModelShape(spec, vocab_size);
+  return resolved.ok() ? ParameterCount(*resolved) : -1;
 }
 
 }  // namespace gwo::models

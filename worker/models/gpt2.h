@@ -1,8 +1,10 @@
 // GPT-2: token + learned position embeddings, pre-LayerNorm blocks (attention from
-// gwo_attention between c_attn and c_proj; MLP 4C with tanh-GELU), a final LayerNorm
-// and an LM head tied to the token embedding. Parameter names follow HF's `gpt2`
-// checkpoints without the `transformer.` prefix: wte, wpe, h.{i}.ln_1, h.{i}.attn.c_attn,
-// h.{i}.attn.c_proj, h.{i}.ln_2, h.{i}.mlp.c_fc, h.{i}.mlp.c_proj, ln_f.
+// gwo_attention between c_attn and c_proj; MLP of intermediate_size with tanh-GELU),
+// a final LayerNorm and an LM head tied to the token embedding (or a separate
+// lm_head without bias when tie_embeddings is false). Parameter names follow HF's
+// `gpt2` checkpoints without the `transformer.` prefix: wte, wpe, h.{i}.ln_1,
+// h.{i}.attn.c_attn, h.{i}.attn.c_proj, h.{i}.ln_2, h.{i}.mlp.c_fc, h.{i}.mlp.c_proj,
+// ln_f. HF stores the four c_* weights as Conv1D, transposed (in, out).
 #ifndef GWO_WORKER_MODELS_GPT2_H_
 #define GWO_WORKER_MODELS_GPT2_H_
 
@@ -19,13 +21,14 @@
 #include "absl/status/statusor.h"
 #include "spec/run_spec.h"
 #include "worker/attention/attention.h"
+#include "worker/models/model.h"
 
 namespace gwo::models {
 
 // c_attn -> split heads -> attention variant -> merge heads -> c_proj.
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
-  CausalSelfAttentionImpl(const spec::ModelSpec& spec,
+  CausalSelfAttentionImpl(const spec::ModelSpec& resolved,
                           std::shared_ptr<attention::Attention> attention);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
 
@@ -41,11 +44,11 @@ TORCH_MODULE(CausalSelfAttention);
 
 class MlpImpl : public torch::nn::Module {
  public:
-  explicit MlpImpl(const spec::ModelSpec& spec);
+  explicit MlpImpl(const spec::ModelSpec& resolved);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
 
-  torch::nn::Linear c_fc{nullptr};    // C -> 4C
-  torch::nn::Linear c_proj{nullptr};  // 4C -> C
+  torch::nn::Linear c_fc{nullptr};    // C -> I
+  torch::nn::Linear c_proj{nullptr};  // I -> C
 
  private:
   torch::nn::Dropout dropout_{nullptr};
@@ -54,7 +57,7 @@ TORCH_MODULE(Mlp);
 
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(const spec::ModelSpec& spec, std::shared_ptr<attention::Attention> attention);
+  BlockImpl(const spec::ModelSpec& resolved, std::shared_ptr<attention::Attention> attention);
   // x + attn(ln_1(x)), then x + mlp(ln_2(x)).
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
 
@@ -65,50 +68,44 @@ class BlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Block);
 
-class Gpt2Impl : public torch::nn::Module {
+class Gpt2Impl : public CausalLm {
  public:
-  // `attentions` holds one variant per layer (spec.n_layer of them). Weights get
-  // GPT-2's init from the current torch seed: normal(0, 0.02), biases 0, LayerNorm
-  // 1/0, and the residual projections (c_proj) normal(0, 0.02 / sqrt(2 n_layer)).
-  Gpt2Impl(const spec::ModelSpec& spec, int vocab_size,
+  // `resolved`: see ResolveModelShape. `attentions` holds one variant per layer
+  // (n_layer of them). Weights get GPT-2's init from the current torch seed:
+  // normal(0, 0.02), biases 0, LayerNorm 1/0, and the residual projections (c_proj)
+  // normal(0, 0.02 / sqrt(2 n_layer)).
+  Gpt2Impl(const spec::ModelSpec& resolved,
            const std::vector<std::shared_ptr<attention::Attention>>& attentions);
 
   // idx: (B, T) int64 token ids with T <= block_size. Returns logits (B, T, V).
-  torch::Tensor forward(const torch::Tensor& idx);
+  torch::Tensor forward(const torch::Tensor& idx) override;
+  std::vector<std::shared_ptr<attention::Attention>> attentions() const override;
+  torch::Tensor token_embedding() const override { return wte->weight; }
+  std::string CanonicalHfName(std::string_view file_name) const override;
 
-  int vocab_size() const { return vocab_size_; }
-  int block_size() const { return spec_.block_size; }
-  const spec::ModelSpec& spec() const { return spec_; }
-  // The attention variant of each layer.
-  std::vector<std::shared_ptr<attention::Attention>> attentions() const;
-
-  torch::nn::Embedding wte{nullptr};  // (V, C); also the LM head
+  torch::nn::Embedding wte{nullptr};  // (V, C); also the LM head when tied
   torch::nn::Embedding wpe{nullptr};  // (block_size, C)
   torch::nn::ModuleList h{nullptr};   // n_layer Blocks
   torch::nn::LayerNorm ln_f{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // C -> V, only when not tied
+
+ protected:
+  HfTensor HfName(const std::string& torch_name, const torch::Tensor& tensor) const override;
 
  private:
-  spec::ModelSpec spec_;
-  int vocab_size_;
   torch::nn::Dropout drop_{nullptr};
 };
 TORCH_MODULE(Gpt2);
 
-// Builds a GPT-2 with attention from `attention` in every layer. INVALID_ARGUMENT
-// when spec.arch is not "gpt2", sizes are not positive, n_head does not divide
-// n_embd, dropout is outside [0, 1), or the attention kind is unknown.
+// Builds a GPT-2 with attention from `attention` in every layer; vocab_size as in
+// MakeModel. INVALID_ARGUMENT when spec.arch is not "gpt2", ResolveModelShape refuses
+// the spec, or the attention kind is unknown.
 absl::StatusOr<Gpt2> MakeGpt2(const spec::ModelSpec& spec, const spec::AttentionSpec& attention,
                               int vocab_size);
 
-// Parameters of a GPT-2 with standard attention, in closed form:
-// V*C + block_size*C + n_layer*(12*C^2 + 13*C) + 2*C (the tied head adds nothing).
+// ParameterCount (model_shape.h) of the resolved spec; -1 when it does not resolve.
+// GPT-2 small (12 layers, 12 heads, 768 dims, 1024 positions, 50257 tokens): 124,439,808.
 int64_t Gpt2ParameterCount(const spec::ModelSpec& spec, int vocab_size);
-
-struct ParameterCounts {
-  int64_t total = 0;      // every parameter, counted once
-  int64_t trainable = 0;  // those with requires_grad
-};
-ParameterCounts CountParameters(const torch::nn::Module& module);
 
 }  // namespace gwo::models
 

@@ -1,5 +1,10 @@
 #include "worker/trainer/batches.h"
 
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
 namespace gwo::trainer {
 
 TokenBatch GatherWindows(std::span<const int32_t> tokens, std::span<const int64_t> starts,
@@ -23,6 +28,34 @@ std::vector<int64_t> WindowSampler::Next(int batch_size) {
   std::vector<int64_t> starts(static_cast<size_t>(batch_size));
   for (int64_t& start : starts) start = static_cast<int64_t>(rng_() % num_starts_);
   return starts;
+}
+
+namespace {
+constexpr std::string_view kSamplerStateTag = "window-sampler 1";
+}  // namespace
+
+std::string WindowSampler::State() const {
+  std::ostringstream out;
+  out << kSamplerStateTag << ' ' << num_starts_ << ' ' << rng_;
+  return std::move(out).str();
+}
+
+absl::Status WindowSampler::Restore(std::string_view state) {
+  std::istringstream in{std::string(state)};
+  std::string name, version;
+  uint64_t num_starts = 0;
+  std::mt19937_64 rng;
+  in >> name >> version >> num_starts >> rng;
+  if (in.fail() || absl::StrCat(name, " ", version) != kSamplerStateTag || !(in >> std::ws).eof()) {
+    return absl::InvalidArgumentError("window sampler state does not parse");
+  }
+  if (num_starts != num_starts_) {
+    return absl::FailedPreconditionError(absl::StrCat("the checkpoint sampled among ", num_starts,
+                                                      " training windows, the data now has ",
+                                                      num_starts_, " (the training data changed)"));
+  }
+  rng_ = rng;
+  return absl::OkStatus();
 }
 
 std::vector<int64_t> EvenlySpacedStarts(int64_t num_tokens, int64_t T, int64_t count) {

@@ -6,7 +6,11 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/status/status.h"
 
 namespace gwo::trainer {
 
@@ -29,6 +33,15 @@ class WindowSampler {
   WindowSampler(int64_t num_tokens, int64_t T, uint64_t seed);
   // The starts of the next `batch_size` windows, each in [0, num_tokens - T - 1].
   std::vector<int64_t> Next(int batch_size);
+
+  // The sampler's position, as text: "window-sampler 1 <number of starts> <mt19937_64
+  // state as operator<< writes it>". A sampler restored from it draws exactly the
+  // windows this one would draw next.
+  std::string State() const;
+  // Continues from a State() string. INVALID_ARGUMENT when it does not parse;
+  // FAILED_PRECONDITION when it was taken over another number of window starts (the
+  // training data changed). On error the sampler is unchanged.
+  absl::Status Restore(std::string_view state);
 
  private:
   uint64_t num_starts_;

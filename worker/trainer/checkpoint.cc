@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "spec/parse.h"
+#include "worker/data/tokenizer.h"
 #include "worker/trainer/checkpoint_format.h"
 #include "worker/trainer/file_io.h"
 
@@ -99,11 +100,20 @@ absl::Status LoadModuleState(std::string_view bytes, torch::nn::Module& module) 
 }
 
 absl::Status SaveCheckpoint(const std::string& path, const spec::RunSpec& spec,
-                            const torch::nn::Module& model) {
+                            const torch::nn::Module& model, std::string training_state) {
   CheckpointContents contents;
   contents.spec_yaml = spec::RunSpecToYaml(spec);
   contents.model_bytes = SerializeModuleState(model);
+  contents.state_bytes = std::move(training_state);
   return WriteFileAtomically(path, EncodeCheckpoint(contents));
+}
+
+absl::StatusOr<int> VocabularySize(const spec::RunSpec& spec) {
+  if (spec.model.vocab_size > 0) return spec.model.vocab_size;
+  absl::StatusOr<std::unique_ptr<data::Tokenizer>> tokenizer =
+      data::LoadTokenizer(spec.data.tokenizer, spec::CorporaDir());
+  if (!tokenizer.ok()) return tokenizer.status();
+  return (*tokenizer)->vocab_size();
 }
 
 absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& path) {
@@ -114,8 +124,13 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& path) {
   absl::StatusOr<spec::RunSpec> spec =
       spec::ParseRunSpec(contents->spec_yaml, absl::StrCat(path, " (embedded run spec)"));
   if (!spec.ok()) return spec.status();
-  absl::StatusOr<models::Gpt2> model = models::MakeGpt2(
-      spec->model, spec->attention, spec::TokenizerVocabSize(spec->data.tokenizer));
+  absl::StatusOr<int> vocab_size = VocabularySize(*spec);
+  if (!vocab_size.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the embedded run spec's vocabulary: ", vocab_size.status().message()));
+  }
+  absl::StatusOr<std::shared_ptr<models::CausalLm>> model =
+      models::MakeModel(spec->model, spec->attention, *vocab_size);
   if (!model.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": the embedded run spec's model cannot be built: ", model.status().message()));

@@ -1,17 +1,19 @@
-// Final checkpoints: the run spec plus the model weights, in the container of
-// checkpoint_format.h, written atomically.
+// Checkpoints: the run spec plus the model weights (and, for the periodic ones, the
+// training state of training_state.h), in the container of checkpoint_format.h,
+// written atomically.
 #ifndef GWO_WORKER_TRAINER_CHECKPOINT_H_
 #define GWO_WORKER_TRAINER_CHECKPOINT_H_
 
 #include <torch/nn/module.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "spec/run_spec.h"
-#include "worker/models/gpt2.h"
+#include "worker/models/model.h"
 
 namespace gwo::trainer {
 
@@ -26,21 +28,28 @@ std::string SerializeModuleState(const torch::nn::Module& module);
 // be partly overwritten.
 absl::Status LoadModuleState(std::string_view bytes, torch::nn::Module& module);
 
-// Writes <path> = magic, version, spec::RunSpecToYaml(spec), the model state and a
-// checksum, atomically (see WriteFileAtomically). INTERNAL on I/O errors.
+// Writes <path> = magic, version, spec::RunSpecToYaml(spec), the model state,
+// `training_state` (SerializeTrainingState bytes; empty for a weights-only checkpoint
+// such as final.ckpt or best.ckpt) and a checksum, atomically (see
+// WriteFileAtomically). INTERNAL on I/O errors.
 absl::Status SaveCheckpoint(const std::string& path, const spec::RunSpec& spec,
-                            const torch::nn::Module& model);
+                            const torch::nn::Module& model, std::string training_state = {});
 
 struct LoadedCheckpoint {
   spec::RunSpec spec;  // as embedded in the file
-  models::Gpt2 model;  // built from spec, weights loaded, on CPU, in eval mode
+  std::shared_ptr<models::CausalLm> model;  // built from spec, weights loaded, on CPU, in eval mode
 };
 
-// Reads and validates a checkpoint written by SaveCheckpoint. NOT_FOUND when the file
+// Reads and validates a checkpoint written by SaveCheckpoint (any kind; the training
+// state, if any, is not looked at). NOT_FOUND when the file
 // is missing; DATA_LOSS / FAILED_PRECONDITION for a corrupt, truncated, foreign or
 // newer-format file (see DecodeCheckpoint); INVALID_ARGUMENT when the embedded spec
-// does not parse or describes a model that cannot be built. A bad file never throws.
+// does not parse or describes a model that cannot be built (the vocabulary size comes
+// from model.vocab_size, else from loading the spec's tokenizer). A bad file never throws.
 absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& path);
+
+// The model's vocabulary size for `spec`: model.vocab_size, else its tokenizer's.
+absl::StatusOr<int> VocabularySize(const spec::RunSpec& spec);
 
 }  // namespace gwo::trainer
 

@@ -50,6 +50,8 @@ std::string EncodeCheckpoint(const CheckpointContents& contents) {
   out += contents.spec_yaml;
   PutLittleEndian<uint64_t>(contents.model_bytes.size(), out);
   out += contents.model_bytes;
+  PutLittleEndian<uint64_t>(contents.state_bytes.size(), out);
+  out += contents.state_bytes;
   PutLittleEndian<uint64_t>(data::Fnv1a64(out), out);
   return out;
 }
@@ -64,15 +66,15 @@ absl::StatusOr<CheckpointContents> DecodeCheckpoint(std::string_view file,
   if (!reader.Get(version)) {
     return absl::DataLossError(absl::StrCat(name, ": checkpoint is truncated (no version)"));
   }
-  if (version != kCheckpointVersion) {
+  if (version == 0 || version > kCheckpointVersion) {
     return absl::FailedPreconditionError(absl::StrCat(name, ": checkpoint format version ", version,
-                                                      " is not supported (this build reads ",
+                                                      " is not supported (this build reads 1 to ",
                                                       kCheckpointVersion, ")"));
   }
   CheckpointContents contents;
   uint64_t checksum = 0;
   if (!reader.GetBlob(contents.spec_yaml) || !reader.GetBlob(contents.model_bytes) ||
-      !reader.Get(checksum)) {
+      (version >= 2 && !reader.GetBlob(contents.state_bytes)) || !reader.Get(checksum)) {
     return absl::DataLossError(absl::StrCat(
         name, ": checkpoint is truncated or corrupt (a length runs past the end of the file)"));
   }

@@ -1,6 +1,8 @@
 // gwo-train: trains one run spec. Used standalone and by gwo-worker, which passes
 // --events-fd to receive metric events and reads stdout/stderr as the run's log.
-// Exit codes: 0 done, 1 error (message on stderr), 143 stopped by SIGTERM/SIGINT.
+// Exit codes: 0 done, 1 error (message on stderr), 143 stopped by SIGTERM/SIGINT
+// (after writing a training-state checkpoint when training.checkpoint_every > 0).
+// Rerun with the same --spec and --out, it continues from the newest valid checkpoint.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -19,6 +21,12 @@
 ABSL_FLAG(std::string, spec, "", "run spec YAML file (required)");
 ABSL_FLAG(std::string, out, "", "output directory, created if missing (required)");
 ABSL_FLAG(int, events_fd, -1, "file descriptor for metric event lines; -1: none");
+ABSL_FLAG(bool, resume, true,
+          "continue from the newest valid checkpoint in <out>/checkpoints when there is one "
+          "(its run spec must match --spec); false: start over, deleting those checkpoints");
+ABSL_FLAG(std::string, resume_from, "",
+          "continue from this training-state checkpoint file instead (e.g. one of a previous "
+          "attempt's --out); its run spec must match --spec");
 
 namespace {
 
@@ -32,7 +40,8 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("gwo-train --spec run.yaml --out DIR [--events-fd N]");
+  absl::SetProgramUsageMessage(
+      "gwo-train --spec run.yaml --out DIR [--events-fd N] [--resume=false | --resume-from CKPT]");
   gwo::ParseFlags(argc, argv);  // accepts --events-fd as well as --events_fd
   const std::string spec_path = absl::GetFlag(FLAGS_spec);
   const std::string out_dir = absl::GetFlag(FLAGS_out);
@@ -46,8 +55,14 @@ int main(int argc, char** argv) {
   absl::StatusOr<gwo::spec::RunSpec> spec = gwo::spec::ParseRunSpec(*text, spec_path);
   if (!spec.ok()) return Fail(spec.status());
 
-  const gwo::trainer::TrainOptions options{
-      .out_dir = out_dir, .events_fd = absl::GetFlag(FLAGS_events_fd), .stop = &stop};
+  if (!absl::GetFlag(FLAGS_resume) && !absl::GetFlag(FLAGS_resume_from).empty()) {
+    return Fail(absl::InvalidArgumentError("--resume-from contradicts --resume=false"));
+  }
+  const gwo::trainer::TrainOptions options{.out_dir = out_dir,
+                                           .events_fd = absl::GetFlag(FLAGS_events_fd),
+                                           .stop = &stop,
+                                           .resume = absl::GetFlag(FLAGS_resume),
+                                           .resume_from = absl::GetFlag(FLAGS_resume_from)};
   absl::StatusOr<gwo::trainer::TrainResult> result = gwo::trainer::RunTraining(*spec, options);
   if (!result.ok()) return Fail(result.status());
   if (result->stopped) {

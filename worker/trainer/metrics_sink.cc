@@ -4,8 +4,11 @@
 #include <cmath>
 #include <cstring>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "worker/trainer/file_io.h"
 
 namespace gwo::trainer {
@@ -31,6 +34,26 @@ std::string FormatMetricEvent(int64_t step, std::string_view name, double value)
 std::string FormatMetricJson(int64_t step, std::string_view name, double value) {
   const std::string v = std::isfinite(value) ? absl::StrFormat("%.9g", value) : "null";
   return absl::StrCat("{\"step\":", step, ",\"name\":", JsonString(name), ",\"value\":", v, "}\n");
+}
+
+absl::Status TruncateMetricsAfter(const std::string& path, int64_t last_step) {
+  absl::StatusOr<std::string> content = ReadFileToString(path);
+  if (absl::IsNotFound(content.status())) return absl::OkStatus();
+  if (!content.ok()) return content.status();
+  std::string kept;
+  const absl::string_view text = *content;
+  for (absl::string_view line : absl::StrSplit(text.substr(0, text.rfind('\n') + 1), '\n')) {
+    // FormatMetricJson's lines start {"step":<step>,
+    absl::string_view rest = line;
+    int64_t step = 0;
+    if (!absl::ConsumePrefix(&rest, "{\"step\":") ||
+        !absl::SimpleAtoi(rest.substr(0, rest.find(',')), &step) || step > last_step) {
+      continue;
+    }
+    absl::StrAppend(&kept, line, "\n");
+  }
+  if (kept.size() == content->size()) return absl::OkStatus();
+  return WriteFileAtomically(path, kept);
 }
 
 absl::StatusOr<std::unique_ptr<MetricSink>> MetricSink::Open(const std::string& jsonl_path,

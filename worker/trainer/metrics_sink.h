@@ -30,6 +30,13 @@ std::string FormatMetricEvent(int64_t step, std::string_view name, double value)
 // non-finite value is written as null (JSON has no NaN).
 std::string FormatMetricJson(int64_t step, std::string_view name, double value);
 
+// Rewrites the metrics.jsonl at `path` (atomically) keeping only the points with
+// step <= `last_step`, so that a run continuing after `last_step` does not repeat the
+// points an interrupted attempt wrote past it; -1 empties it (a fresh start). Lines
+// that do not parse, such as one torn by a crash, are dropped. A missing file is
+// fine. INTERNAL on I/O errors.
+absl::Status TruncateMetricsAfter(const std::string& path, int64_t last_step);
+
 class MetricSink {
  public:
   // Appends to `jsonl_path` (created if missing); `events_fd` < 0 means no events.

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/worker/data/fake_tokenizer.h"
 #include "tests/worker/test_dir.h"
 #include "worker/data/byte_tokenizer.h"
 
@@ -124,6 +125,73 @@ TEST(LoadCorpus, UnknownTokenizerIsInvalidArgument) {
   absl::StatusOr<Corpus> corpus = LoadCorpus(data, 8);
   EXPECT_EQ(corpus.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(corpus.status().message(), HasSubstr("gpt2-bpe"));
+}
+
+TEST(LoadCorpus, EndOfTextSeparatesDocumentsWithinEachSplit) {
+  const gwo::testing::TestDir dir;
+  WriteDocs(dir, 20, 5);
+  const gwo::testing::FakeEotTokenizer tokenizer;
+  absl::StatusOr<Corpus> corpus = LoadCorpus(Spec(dir / "d"), tokenizer, /*block_size=*/4);
+  ASSERT_TRUE(corpus.ok()) << corpus.status();
+  EXPECT_EQ(corpus->vocab_size, 257);
+  std::string train_text, val_text;
+  for (int i = 0; i < 20; ++i) {
+    const bool val = IsValidationDocument(absl::StrCat("doc", i / 10, i % 10, ".txt"), 0.3);
+    std::string& side = val ? val_text : train_text;
+    if (!side.empty()) side += "<|endoftext|>";
+    side += std::string(5, static_cast<char>('A' + i));
+  }
+  EXPECT_EQ(tokenizer.Decode(corpus->train), train_text);
+  EXPECT_EQ(tokenizer.Decode(corpus->val), val_text);
+  EXPECT_EQ(corpus->bytes, 100);  // separators are not corpus bytes
+}
+
+TEST(LoadCorpus, JsonlIsSplitByLineWithSeparators) {
+  const gwo::testing::TestDir dir;
+  std::string lines;
+  for (int i = 0; i < 30; ++i) absl::StrAppend(&lines, "{\"text\": \"line ", i, "\"}\n");
+  spec::DataSpec data;
+  data.path = dir.Write("c.jsonl", lines);
+  data.format = "jsonl";
+  data.val_fraction = 0.3;
+  const gwo::testing::FakeEotTokenizer tokenizer;
+  absl::StatusOr<Corpus> corpus = LoadCorpus(data, tokenizer, 2);
+  ASSERT_TRUE(corpus.ok()) << corpus.status();
+  EXPECT_EQ(corpus->train_docs.size() + corpus->val_docs.size(), 30u);
+  for (const std::string& id : corpus->val_docs) EXPECT_TRUE(IsValidationDocument(id, 0.3)) << id;
+  EXPECT_EQ(std::count(corpus->val.begin(), corpus->val.end(), gwo::testing::FakeEotTokenizer::kEot),
+            static_cast<long>(corpus->val_docs.size()) - 1);
+  EXPECT_EQ(corpus->val_docs.front().substr(0, 8), "c.jsonl:");
+}
+
+TEST(LoadLabelledExamples, SplitMatchesTheCorpusSplit) {
+  const gwo::testing::TestDir dir;
+  std::string lines;
+  for (int i = 0; i < 40; ++i) {
+    absl::StrAppend(&lines, "{\"text\": \"message ", i, "\", \"label\": \"", i % 3 == 0 ? "spam" : "ham",
+                    "\"}\n");
+  }
+  spec::DataSpec data;
+  data.path = dir.Write("l.jsonl", lines);
+  data.format = "labelled_jsonl";
+  data.val_fraction = 0.25;
+  absl::StatusOr<LabelledExamples> examples = LoadLabelledExamples(data);
+  ASSERT_TRUE(examples.ok()) << examples.status();
+  absl::StatusOr<Corpus> corpus = LoadCorpus(data, 2);
+  ASSERT_TRUE(corpus.ok()) << corpus.status();
+  ASSERT_EQ(examples->val.size(), corpus->val_docs.size());
+  ASSERT_EQ(examples->train.size(), corpus->train_docs.size());
+  for (size_t i = 0; i < examples->val.size(); ++i) EXPECT_EQ(examples->val[i].id, corpus->val_docs[i]);
+  const LabelledExample& first = examples->train.front().id == "l.jsonl:1" ? examples->train.front()
+                                                                           : examples->val.front();
+  EXPECT_EQ(first.text, "message 0");
+  EXPECT_EQ(first.label, "spam");
+}
+
+TEST(LoadLabelledExamples, OtherFormatIsInvalidArgument) {
+  const gwo::testing::TestDir dir;
+  WriteDocs(dir, 2, 40);
+  EXPECT_EQ(LoadLabelledExamples(Spec(dir / "d")).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(LoadCorpus, MissingPathIsNotFound) {

@@ -43,6 +43,28 @@ TEST(WindowSampler, SequenceIsPinnedAcrossPlatforms) {
   EXPECT_EQ(starts[1], static_cast<int64_t>(rng() % 990));
 }
 
+TEST(WindowSampler, RestoredStateDrawsTheSameWindows) {
+  WindowSampler a(1000, 10, 3);
+  a.Next(7);
+  const std::string state = a.State();
+  WindowSampler b(1000, 10, 99);
+  ASSERT_TRUE(b.Restore(state).ok());
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(a.Next(4), b.Next(4));
+  EXPECT_EQ(a.State(), b.State());
+}
+
+TEST(WindowSampler, StateOfOtherDataOrGarbageIsRefused) {
+  WindowSampler a(1000, 10, 3), other_data(2000, 10, 3);
+  const std::vector<int64_t> before = other_data.Next(2);
+  EXPECT_EQ(other_data.Restore(a.State()).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a.Restore("window-sampler 1 990 1 2 3").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.Restore("").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.Restore(a.State() + " 7").code(), absl::StatusCode::kInvalidArgument);
+  WindowSampler fresh(2000, 10, 3);
+  fresh.Next(2);
+  EXPECT_EQ(other_data.Next(3), fresh.Next(3));  // unchanged by the refusals
+}
+
 TEST(EvenlySpacedStarts, CoverBothEnds) {
   EXPECT_THAT(EvenlySpacedStarts(21, 4, 5), ElementsAre(0, 4, 8, 12, 16));
   EXPECT_THAT(EvenlySpacedStarts(21, 4, 1), ElementsAre(0));

@@ -4,14 +4,30 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/data/fnv1a.h"
 
 namespace gwo::trainer {
 namespace {
 
 using ::testing::HasSubstr;
 
-const CheckpointContents kContents{.spec_yaml = "seed: 1\n",
-                                   .model_bytes = std::string("w\0ts", 4)};
+const CheckpointContents kContents{
+    .spec_yaml = "seed: 1\n", .model_bytes = std::string("w\0ts", 4), .state_bytes = "adam"};
+
+// A file of format version 1 (no training state), as gwo-train wrote before resume.
+std::string VersionOneFile(const std::string& spec, const std::string& model) {
+  std::string file(kCheckpointMagic);
+  auto put = [&file](uint64_t value, int bytes) {
+    for (int i = 0; i < bytes; ++i) file.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  };
+  put(1, 4);
+  put(spec.size(), 8);
+  file += spec;
+  put(model.size(), 8);
+  file += model;
+  put(data::Fnv1a64(file), 8);
+  return file;
+}
 
 TEST(CheckpointFormat, RoundTrips) {
   const std::string file = EncodeCheckpoint(kContents);
@@ -20,6 +36,15 @@ TEST(CheckpointFormat, RoundTrips) {
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->spec_yaml, kContents.spec_yaml);
   EXPECT_EQ(decoded->model_bytes, kContents.model_bytes);
+  EXPECT_EQ(decoded->state_bytes, kContents.state_bytes);
+}
+
+TEST(CheckpointFormat, VersionOneIsReadAsWeightsOnly) {
+  absl::StatusOr<CheckpointContents> decoded = DecodeCheckpoint(VersionOneFile("s: 1\n", "w"), "f");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->spec_yaml, "s: 1\n");
+  EXPECT_EQ(decoded->model_bytes, "w");
+  EXPECT_EQ(decoded->state_bytes, "");
 }
 
 TEST(CheckpointFormat, EveryTruncationIsRefused) {
@@ -51,7 +76,9 @@ TEST(CheckpointFormat, WrongMagicSaysNotACheckpoint) {
 
 TEST(CheckpointFormat, NewerVersionIsFailedPrecondition) {
   std::string file = EncodeCheckpoint(kContents);
-  file[8] = 2;  // version, little-endian
+  file[8] = 3;  // version, little-endian
+  EXPECT_EQ(DecodeCheckpoint(file, "f").status().code(), absl::StatusCode::kFailedPrecondition);
+  file[8] = 0;
   EXPECT_EQ(DecodeCheckpoint(file, "f").status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

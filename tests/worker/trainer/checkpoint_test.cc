@@ -1,3 +1,4 @@
+#include "worker/models/gpt2.h"
 #include "worker/trainer/checkpoint.h"
 
 #include <torch/torch.h>
@@ -8,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "spec/parse.h"
 #include "tests/worker/test_dir.h"
+#include "worker/data/fnv1a.h"
 #include "worker/trainer/checkpoint_format.h"
 #include "worker/trainer/file_io.h"
 
@@ -63,6 +65,22 @@ TEST_F(CheckpointTest, RoundTripRestoresIdenticalLogitsAndEmbedsTheSpec) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(spec::RunSpecToYaml(loaded->spec), spec::RunSpecToYaml(run_));
   EXPECT_EQ(loaded->spec.seed, 7);
+  const torch::Tensor idx = torch::randint(0, 256, {2, 8}, torch::kLong);
+  EXPECT_TRUE(torch::equal(loaded->model->forward(idx), model_->forward(idx)));
+}
+
+TEST_F(CheckpointTest, VersionOneFinalCheckpointStillLoads) {
+  // Version 2 with an empty state is version 1 plus a zero state length.
+  std::string file = WriteValid();
+  ASSERT_EQ(file.substr(file.size() - 16, 8), std::string(8, '\0'));
+  file.resize(file.size() - 16);
+  file[8] = 1;
+  for (uint64_t sum = data::Fnv1a64(file), i = 0; i < 8; ++i) {
+    file.push_back(static_cast<char>((sum >> (8 * i)) & 0xff));
+  }
+  ASSERT_TRUE(WriteFileAtomically(path_, file).ok());
+  absl::StatusOr<LoadedCheckpoint> loaded = LoadCheckpoint(path_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
   const torch::Tensor idx = torch::randint(0, 256, {2, 8}, torch::kLong);
   EXPECT_TRUE(torch::equal(loaded->model->forward(idx), model_->forward(idx)));
 }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,18 +27,33 @@ using ::testing::StartsWith;
 
 constexpr int kEventsFd = 3;
 
-std::string TinySpec(const std::string& corpus, int64_t steps) {
+// A one-layer run; checkpoint_every > 0 turns on training-state checkpoints.
+std::string TinySpec(const std::string& corpus, int64_t steps, int64_t checkpoint_every = 0,
+                     int64_t log_every = 5, double dropout = 0.0) {
   return absl::StrCat(
       R"(experiment: "binary-test"
 variant: "baseline"
 seed: 5
-model: {n_layer: 1, n_head: 2, n_embd: 16, block_size: 16}
+model: {n_layer: 1, n_head: 2, n_embd: 16, block_size: 16, dropout: )",
+      dropout, R"(}
 data: {path: ")",
       corpus, R"(", glob: "*.txt", val_fraction: 0.25}
 training: {steps: )",
-      steps,
-      R"(, batch_size: 4, warmup_steps: 2, eval_every: 10, eval_batches: 2, log_every: 5, device: cpu, threads: 1}
+      steps, R"(, batch_size: 4, warmup_steps: 2, eval_every: 10, eval_batches: 2, log_every: )",
+      log_every, ", checkpoint_every: ", checkpoint_every, R"(, device: cpu, threads: 1}
 )");
+}
+
+// step -> value of the `name` events among `events`.
+std::map<int64_t, double> EventValues(const std::vector<std::string>& events,
+                                      const std::string& name) {
+  std::map<int64_t, double> values;
+  for (const std::string& line : events) {
+    const std::vector<std::string> fields = absl::StrSplit(line, '\t');
+    if (fields.size() == 4 && fields[2] == name)
+      values[std::stoll(fields[1])] = std::stod(fields[3]);
+  }
+  return values;
 }
 
 class GwoTrainBinary : public ::testing::Test {
@@ -54,9 +70,9 @@ class GwoTrainBinary : public ::testing::Test {
     }
   }
 
-  // Starts gwo-train with --spec and --out in the test dir; the events pipe's read
+  // Starts gwo-train with --spec and --out <test dir>/<out_name>; the events pipe's read
   // end goes to events_read_.
-  void Start(const std::string& spec_yaml) {
+  void Start(const std::string& spec_yaml, const std::string& out_name = "out") {
     dir_.Write("run.yaml", spec_yaml);
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
@@ -68,7 +84,7 @@ class GwoTrainBinary : public ::testing::Test {
       const int err = open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(out, 1);
       dup2(err, 2);
-      const std::string spec = dir_ / "run.yaml", outdir = dir_ / "out";
+      const std::string spec = dir_ / "run.yaml", outdir = dir_ / out_name;
       execl(binary_.c_str(), "gwo-train", "--spec", spec.c_str(), "--out", outdir.c_str(),
             "--events-fd", "3", static_cast<char*>(nullptr));
       _exit(127);
@@ -139,6 +155,73 @@ TEST_F(GwoTrainBinary, SigtermStopsWithExitCode143AndNoCheckpoint) {
   ReadEvents();
   EXPECT_EQ(Wait(), 143) << Read("stderr");
   EXPECT_FALSE(std::filesystem::exists(dir_ / "out/final.ckpt"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out/checkpoints"));  // checkpoint_every 0
+}
+
+TEST_F(GwoTrainBinary, SigtermWritesCheckpointExits143AndRerunResumesFromIt) {
+  const std::string spec =
+      TinySpec(dir_ / "corpus", 400, /*checkpoint_every=*/100, /*log_every=*/1);
+  Start(spec);
+  ASSERT_FALSE(ReadEvents("train_loss").empty());
+  kill(pid_, SIGTERM);
+  ReadEvents();
+  ASSERT_EQ(Wait(), 143) << Read("stderr");
+  long long step = 0;
+  ASSERT_EQ(
+      std::sscanf(Read("stderr").c_str(), "gwo-train: stopped by signal after step %lld", &step), 1)
+      << Read("stderr");
+  ASSERT_GT(step, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / absl::StrCat("out/checkpoints/step-", step, ".ckpt")));
+
+  Start(spec);
+  const std::vector<std::string> events = ReadEvents();
+  ASSERT_EQ(Wait(), 0) << Read("stderr");
+  EXPECT_THAT(Read("stdout"), HasSubstr(absl::StrCat("step-", step, ".ckpt at step ", step + 1)));
+  ASSERT_FALSE(events.empty());
+  EXPECT_THAT(events.front(),
+              StartsWith(absl::StrCat("metric\t", step + 1, "\t")));  // only new points
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "out/final.ckpt"));
+}
+
+TEST_F(GwoTrainBinary, KilledRunRerunFollowsTheStraightRunsLossCurve) {
+  const std::string spec = TinySpec(dir_ / "corpus", 100, /*checkpoint_every=*/4, /*log_every=*/1,
+                                    /*dropout=*/0.1);
+  Start(spec, "straight");
+  const std::map<int64_t, double> straight = EventValues(ReadEvents(), "train_loss");
+  ASSERT_EQ(Wait(), 0) << Read("stderr");
+
+  Start(spec, "out");
+  const std::string checkpoint = dir_ / "out/checkpoints/step-12.ckpt";
+  int status = 0;
+  while (!std::filesystem::exists(checkpoint) && waitpid(pid_, &status, WNOHANG) == 0) usleep(200);
+  kill(pid_, SIGKILL);
+  ASSERT_EQ(Wait(), 128 + SIGKILL) << "the run ended before it could be killed";
+  std::map<int64_t, double> killed;
+  for (const std::string& line : std::vector<std::string>(
+           absl::StrSplit(Read("out/metrics.jsonl"), '\n', absl::SkipEmpty()))) {
+    long long step = 0;
+    double value = 0;
+    if (std::sscanf(line.c_str(), "{\"step\":%lld,\"name\":\"train_loss\",\"value\":%lf}", &step,
+                    &value) == 2) {
+      killed[step] = value;
+    }
+  }
+
+  Start(spec, "out");
+  const std::map<int64_t, double> resumed = EventValues(ReadEvents(), "train_loss");
+  ASSERT_EQ(Wait(), 0) << Read("stderr");
+  EXPECT_THAT(Read("stdout"), HasSubstr("resuming from "));
+  ASSERT_FALSE(resumed.empty());
+  const int64_t first = resumed.begin()->first;
+  EXPECT_GE(first, 13);
+  EXPECT_EQ(first % 4, 1);  // right after a checkpoint
+  EXPECT_EQ(resumed.rbegin()->first, 100);
+  for (const auto& [step, value] : resumed) EXPECT_NEAR(value, straight.at(step), 1e-6) << step;
+  // The killed attempt's points up to the checkpoint stay; the others are replaced.
+  for (int64_t step = 1; step < first; ++step) {
+    ASSERT_TRUE(killed.contains(step)) << step;
+    EXPECT_NEAR(killed.at(step), straight.at(step), 1e-6) << step;
+  }
 }
 
 TEST_F(GwoTrainBinary, BadSpecExitsOneWithMessageOnStderr) {

@@ -59,6 +59,21 @@ TEST(MetricSink, ClosedEventsPipeIsAnError) {
   close(fds[1]);
 }
 
+TEST(TruncateMetricsAfter, KeepsPointsUpToTheStepAndDropsTornLines) {
+  const gwo::testing::TestDir dir;
+  const std::string path = dir / "metrics.jsonl";
+  const std::string kept = FormatMetricJson(0, "params_total", 10) + FormatMetricJson(12, "lr", 1) +
+                           FormatMetricJson(12, "train_loss", 2);
+  ASSERT_TRUE(WriteFileAtomically(path, kept + FormatMetricJson(13, "train_loss", 3) + "garbage\n" +
+                                            "{\"step\":14,\"na")
+                  .ok());
+  ASSERT_TRUE(TruncateMetricsAfter(path, 12).ok());
+  EXPECT_EQ(*ReadFileToString(path), kept);
+  ASSERT_TRUE(TruncateMetricsAfter(path, -1).ok());
+  EXPECT_EQ(*ReadFileToString(path), "");
+  EXPECT_TRUE(TruncateMetricsAfter(dir / "absent.jsonl", 3).ok());
+}
+
 TEST(WriteFileAtomically, ReplacesContentAndLeavesNoTemporaryFile) {
   const gwo::testing::TestDir dir;
   ASSERT_TRUE(WriteFileAtomically(dir / "f", "one").ok());
