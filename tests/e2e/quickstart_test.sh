@@ -88,6 +88,18 @@ check "gwoctl metrics shows the last step" grep -qE "^500 " "$TMP/metrics.out"
 "$BIN/gwoctl" submit "$SRC/examples/quickstart.yaml" --idempotency_key e2e-quickstart >"$TMP/resubmit.out" 2>&1
 check "same idempotency key returns the same experiment" grep -q "already submitted: exp-1 " "$TMP/resubmit.out"
 
+# 2b. A run that starts from another run's final checkpoint.
+RUN1_ID=${RUN1#run-}
+printf 'name: finetune\ndatasets:\n  - name: d\n    path: /usr/lib/python3.11\n    glob: "*.py"\n    max_bytes: 200000\nmodel:\n  n_layer: 2\n  n_head: 2\n  n_embd: 64\n  block_size: 64\n  init: {from_run: %s}\ntraining: {steps: 5, eval_every: 5}\n' \
+  "$RUN1_ID" >"$TMP/finetune.yaml"
+"$BIN/gwoctl" submit "$TMP/finetune.yaml" --wait >"$TMP/finetune.out" 2>&1
+check "a run initialised from another run succeeds" grep -q "1/1 runs succeeded" "$TMP/finetune.out"
+FT_RUN=$(sed -n 's/^  run-\([0-9]*\) .*/\1/p' "$TMP/finetune.out")
+check "its run spec points at that run's checkpoint" \
+  grep -q "from_run: $RUN1_ID" "$TMP/work/runs/$FT_RUN/attempt-1/run.yaml"
+check "its weights came from that checkpoint" \
+  grep -q "initial weights from .*runs/$RUN1_ID/attempt-1/out/final.ckpt" "$TMP/work/runs/$FT_RUN/attempt-1/train.log"
+
 # 3. Bad input: refused with a position, nothing written, coordinator still serving.
 cat >"$TMP/bad.yaml" <<'YAML'
 name: bad
@@ -114,7 +126,7 @@ printf 'name: init\ndatasets:\n  - name: d\n    path: /usr/lib/python3.11\nmodel
 "$BIN/gwoctl" submit "$TMP/init.yaml" >"$TMP/init.out" 2>&1
 check "init from an unknown run is refused" grep -q "init.yaml:6:9: model.init.from_run: no run with id 999" "$TMP/init.out"
 "$BIN/gwoctl" list >"$TMP/list.out" 2>&1
-check "refused submits wrote nothing" test "$(grep -c '^exp-' "$TMP/list.out")" -eq 1
+check "refused submits wrote nothing" test "$(grep -c '^exp-' "$TMP/list.out")" -eq 2  # quickstart + finetune
 
 # 4a. A gwo-train that fails: corpus too small for the context length.
 mkdir -p "$TMP/tiny"

@@ -138,6 +138,8 @@ void AttemptRunner::Watch() {
   gwo::v1::WorkerMessage logs;
   *logs.mutable_logs()->mutable_attempt() = ref;
   std::deque<std::string> tail;
+  // The log also stays on the worker's disk beside the attempt's outputs.
+  std::ofstream log_file(options_.attempt_dir + "/train.log", std::ios::app);
   absl::Time last_flush = absl::Now();
   auto flush = [&] {
     if (metrics.metrics().points_size() > 0) {
@@ -148,10 +150,12 @@ void AttemptRunner::Watch() {
       send_(logs);
       logs.mutable_logs()->clear_lines();
     }
+    log_file.flush();
     last_flush = absl::Now();
   };
   auto on_log_line = [&](const std::string& line) {
     logs.mutable_logs()->add_lines(line);
+    log_file << line << '\n';
     tail.push_back(line);
     if (static_cast<int>(tail.size()) > options_.log_tail_lines) tail.pop_front();
   };

@@ -18,7 +18,7 @@ namespace gwo::worker {
 
 struct AttemptRunnerOptions {
   std::string trainer_path;          // the gwo-train binary
-  std::string attempt_dir;           // created; holds run.yaml and gwo-train's --out
+  std::string attempt_dir;           // created; holds run.yaml, train.log and gwo-train's --out
   absl::Duration stop_grace = absl::Seconds(10);  // SIGTERM -> SIGKILL
   int log_tail_lines = 20;           // lines quoted in the error of a failed attempt
 };

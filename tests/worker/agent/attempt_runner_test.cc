@@ -82,6 +82,10 @@ TEST_F(AttemptRunnerTest, SuccessfulChildReportsMetricsLogsAndSucceeded) {
   EXPECT_EQ(points[1].step(), 2);
   EXPECT_DOUBLE_EQ(points[1].value(), 9.75);
   EXPECT_EQ(lines, std::vector<std::string>{"hello"});
+  std::ifstream log(dir_ + "/attempt/train.log");
+  std::string logged;
+  std::getline(log, logged);
+  EXPECT_EQ(logged, "hello");
   ASSERT_TRUE(sent.back().has_finished());
   EXPECT_EQ(sent.back().finished().state(), gwo::v1::RUN_STATE_SUCCEEDED);
 }
