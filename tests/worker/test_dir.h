@@ -4,6 +4,10 @@
 
 #include <stdlib.h>
 
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -13,9 +17,17 @@ namespace gwo::testing {
 
 class TestDir {
  public:
+  // Under $TMPDIR, or /tmp when that is unset or unusable. Throws when neither works
+  // (a null mkdtemp result must not reach std::string).
   TestDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gwo_test_XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
+    for (const std::string base : {TempBase(), std::string("/tmp")}) {
+      std::string pattern = base + "/gwo_test_XXXXXX";
+      if (mkdtemp(pattern.data()) != nullptr) {
+        path_ = pattern;
+        return;
+      }
+    }
+    throw std::runtime_error(std::string("TestDir: cannot create a temporary directory: ") + std::strerror(errno));
   }
   ~TestDir() { std::filesystem::remove_all(path_); }
   TestDir(const TestDir&) = delete;
@@ -34,6 +46,11 @@ class TestDir {
   }
 
  private:
+  static std::string TempBase() {
+    std::error_code ec;
+    std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+    return ec ? std::string("/tmp") : base.string();
+  }
   std::string path_;
 };
 
