@@ -45,6 +45,4 @@ std::string CorporaDir() {
   return absl::StrCat(home != nullptr ? home : "/tmp", "/.cache/gwo/corpora");
 }
 
-int TokenizerVocabSize(const std::string& tokenizer) { return tokenizer == "byte" ? 256 : 0; }
-
 }  // namespace gwo::spec

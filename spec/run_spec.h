@@ -109,9 +109,6 @@ struct RunSpec {
 // else $XDG_CACHE_HOME/gwo/corpora, else ~/.cache/gwo/corpora.
 std::string CorporaDir();
 
-// Vocabulary size of tokenizers known without loading files ("byte": 256); 0 otherwise.
-int TokenizerVocabSize(const std::string& tokenizer);
-
 }  // namespace gwo::spec
 
 #endif  // GWO_SPEC_RUN_SPEC_H_

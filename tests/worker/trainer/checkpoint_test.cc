@@ -1,4 +1,3 @@
-#include "worker/models/gpt2.h"
 #include "worker/trainer/checkpoint.h"
 
 #include <torch/torch.h>
@@ -10,6 +9,7 @@
 #include "spec/parse.h"
 #include "tests/worker/test_dir.h"
 #include "worker/data/fnv1a.h"
+#include "worker/models/gpt2.h"
 #include "worker/trainer/checkpoint_format.h"
 #include "worker/trainer/file_io.h"
 
