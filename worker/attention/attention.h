@@ -21,6 +21,19 @@ struct AttentionDims {
   double dropout = 0.0;  // on attention probabilities, while training
 };
 
+// What forward() recorded while capture is on, for the fidelity metrics (attention-
+// probability MSE against a baseline, natural attention's energies, the dual-form
+// experiment's extraction). Tensors are detached; undefined when not captured.
+struct AttentionCapture {
+  // (B, nh, T, T): the weights each query gave each key; rows sum to 1 over the
+  // keys it may see, 0 on the future. Variants without an explicit softmax
+  // (performer, linear) record the weights their output is equivalent to.
+  torch::Tensor probs;
+  // (B, nh, T, T): pre-softmax energies (q k^T * scale, plus any learned bias),
+  // -inf where masked; undefined for variants that have none.
+  torch::Tensor scores;
+};
+
 // A causal attention variant. Subclasses register their parameters and buffers in
 // their constructor like any torch::nn::Module, so they are saved, moved and
 // trained with the model that holds them.
@@ -38,6 +51,19 @@ class Attention : public torch::nn::Module {
   // or nullopt when it can. Checked before training starts.
   virtual std::optional<std::string> Unsupported(const torch::Device& device, torch::Dtype dtype,
                                                  int64_t T) const = 0;
+
+  // While on, every forward() replaces captured() with what it computed (taking the
+  // plain reference path, so it costs (B, nh, T, T) memory). Off by default.
+  void set_capture(bool on) {
+    capture_ = on;
+    if (!on) captured_ = {};
+  }
+  bool capture() const { return capture_; }
+  const AttentionCapture& captured() const { return captured_; }
+
+ protected:
+  bool capture_ = false;
+  AttentionCapture captured_;
 };
 
 }  // namespace gwo::attention

@@ -21,6 +21,7 @@ torch::Tensor StandardAttention::forward(const torch::Tensor& q, const torch::Te
   TORCH_CHECK(q.size(2) <= dims_.block_size, "sequence length ", q.size(2), " exceeds block_size ",
               dims_.block_size);
 #if TORCH_VERSION_MAJOR >= 2
+  if (capture_) return Reference(q, k, v);
   // Fused flash / memory-efficient kernels; same math as Reference().
   return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{},
                                           is_training() ? dims_.dropout : 0.0,
@@ -40,6 +41,7 @@ torch::Tensor StandardAttention::Reference(const torch::Tensor& q, const torch::
       torch::ones({T, T}, q.options().dtype(torch::kBool)).triu(/*diagonal=*/1);  // (T, T)
   scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
   torch::Tensor probs = torch::softmax(scores, /*dim=*/-1);  // (B, nh, T, T)
+  if (capture_) captured_ = {.probs = probs.detach(), .scores = scores.detach()};
   probs = torch::dropout(probs, dims_.dropout, is_training());
   return torch::matmul(probs, v);  // (B, nh, T, hd)
 }
