@@ -40,6 +40,10 @@ struct ModelSpec {
   std::string init = "scratch";
   int64_t init_from_run = 0;         // the run `init` was resolved from (0: none)
   std::string init_checkpoint = "final";  // with from_run: "final" or "best"
+  // A stage: `init: {from_variant: NAME, checkpoint: final|best}` starts from the run of
+  // variant NAME with the same dataset and seed. The run waits until that run has
+  // succeeded; the coordinator then resolves `init` (and init_from_run) from it.
+  std::string init_from_variant;
   SourceLocation init_location;           // where `init` was written; not serialized
 };
 
@@ -74,6 +78,18 @@ struct DataSpec {
 // Recipe names accepted in DataSpec::recipe.
 const std::vector<std::string>& CorpusRecipes();
 
+// Knowledge distillation from a frozen teacher: KL(P_teacher || P_student) on the
+// next-token distributions. A teacher is named like ModelSpec::init: a checkpoint
+// path, `{from_run: ID}` or `{from_variant: NAME}` (a stage, resolved by the
+// coordinator once that run has succeeded). Empty teacher: no distillation.
+struct DistillSpec {
+  std::string teacher;                       // resolved checkpoint path
+  int64_t teacher_from_run = 0;              // the run `teacher` was resolved from (0: none)
+  std::string teacher_from_variant;          // a stage dependency (see ModelSpec)
+  std::string teacher_checkpoint = "final";  // "final" or "best"
+  SourceLocation teacher_location;           // where `teacher` was written; not serialized
+};
+
 // The optimisation loop.
 struct TrainingSpec {
   int64_t steps = 200;         // optimizer steps
@@ -92,6 +108,7 @@ struct TrainingSpec {
   int64_t checkpoint_every = 0;  // training-state checkpoint every N steps (0: none but the final)
   int keep_checkpoints = 2;      // periodic checkpoints kept on disk (the newest ones)
   int threads = 1;             // CPU threads of the trainer (LibTorch and BLAS); 0: library default
+  DistillSpec distill;         // parsed from `training.distill`
 };
 
 struct RunSpec {
