@@ -99,7 +99,7 @@ absl::Status PgStore::ReleaseWorkerAttempts(int64_t worker_id, const std::string
     GWO_ASSIGN_OR_RETURN(
         PgResult r,
         conn.Exec("WITH lost AS ("
-                  "  SELECT id, attempt, attempt <= max_restarts AS again FROM runs"
+                  "  SELECT id, attempt, attempt - preempted_attempts <= max_restarts AS again FROM runs"
                   "  WHERE worker_id = $1 AND state = 'running' ORDER BY id FOR NO KEY UPDATE),"
                   " attempts_done AS ("
                   "  UPDATE attempts a SET state = 'lost', error = $2, finished_at = now() FROM lost"
@@ -202,6 +202,20 @@ absl::Status PgStore::FinishAttempt(int64_t run_id, int attempt, RunState state,
   }
   return Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
     GWO_ASSIGN_OR_RETURN(const int64_t experiment_id, LockCurrentAttempt(conn, run_id, attempt));
+    if (state != RunState::kSucceeded) {
+      // An attempt stopped for preemption: queued again, the restart not counted.
+      GWO_ASSIGN_OR_RETURN(PgResult p, conn.Exec("UPDATE attempts SET state = 'preempted', error = 'preempted', "
+                                                 "finished_at = now() WHERE run_id = $1 AND attempt = $2 AND "
+                                                 "preempt_requested RETURNING 1",
+                                                 {IdText(run_id), absl::StrCat(attempt)}));
+      if (p.rows() == 1) {
+        return conn
+            .Exec("UPDATE runs SET state = 'queued', worker_id = NULL, error = '', "
+                  "preempted_attempts = preempted_attempts + 1 WHERE id = $1",
+                  {IdText(run_id)})
+            .status();
+      }
+    }
     const std::vector<PgParam> params = {IdText(run_id), absl::StrCat(attempt), RunStateName(state),
                                          SanitizeText(error)};
     GWO_RETURN_IF_ERROR(conn.Exec("UPDATE runs SET state = $3, error = $4, finished_at = now() "
