@@ -127,6 +127,8 @@ std::string RandomKey() {
 
 }  // namespace
 
+int FailCall(const Context& c, const grpc::Status& s) { return Fail(c, s); }
+
 int64_t ParseId(const std::string& text, const std::string& prefix) {
   std::string digits = text;
   if (digits.rfind(prefix + "-", 0) == 0) digits = digits.substr(prefix.size() + 1);

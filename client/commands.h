@@ -27,6 +27,12 @@ int Cancel(const Context& c, const std::string& target);
 // Polls until every run of the experiment finished, printing progress.
 int Wait(const Context& c, int64_t experiment_id);
 
+// Queued runs (of one experiment when `experiment` is not empty): position,
+// reason for waiting and estimated start.
+int Queue(const Context& c, const std::string& experiment);
+// Prints a failed call's status clearly; returns 1.
+int FailCall(const Context& c, const grpc::Status& s);
+
 // "exp-12" or "12" -> 12; "run-7" or "7" -> 7 (for the matching kind). 0 if invalid.
 int64_t ParseId(const std::string& text, const std::string& prefix);
 

@@ -26,7 +26,8 @@ commands:
   runs EXP               the runs of an experiment
   metrics RUN            a run's metric series, one row per step (RUN: run-N) [--names a,b]
   cancel EXP|RUN         cancel an experiment's unfinished runs, or one run
-  wait EXP               follow an experiment's runs until they all finished)";
+  wait EXP               follow an experiment's runs until they all finished
+  queue [EXP]            queued runs: position, why each waits, estimated start)";
 
 int Usage() {
   std::cerr << kUsage << "\n";
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   if (command == "runs" && need(1)) return gwo::client::Runs(c, args[0]);
   if (command == "metrics" && need(1)) return gwo::client::Metrics(c, args[0], absl::GetFlag(FLAGS_names));
   if (command == "cancel" && need(1)) return gwo::client::Cancel(c, args[0]);
+  if (command == "queue" && args.size() <= 1) return gwo::client::Queue(c, args.empty() ? "" : args[0]);
   if (command == "wait" && need(1)) {
     int64_t id = gwo::client::ParseId(args[0], "exp");
     if (id == 0) return Usage();

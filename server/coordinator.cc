@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "server/scheduler.h"
+#include "server/stages.h"
 #include "server/submit_check.h"
 #include "spec/parse.h"
 
@@ -31,6 +32,14 @@ absl::StatusOr<SubmitResult> Coordinator::Submit(const std::string& yaml, const 
     r.total_steps = run.training.steps;
     r.max_restarts = run.max_restarts;
     r.priority = spec.resources.priority;
+    r.project = spec.resources.project;
+    r.gpus = spec.resources.gpus;
+    if (r.gpus > 0) {
+      r.gpu_memory_bytes = spec.resources.gpu_memory_gb > 0
+                               ? static_cast<int64_t>(spec.resources.gpu_memory_gb * (int64_t{1} << 30))
+                               : EstimateGpuMemoryBytes(run);
+    }
+    r.depends_on = StageDependencies(run);
     runs.push_back(std::move(r));
   }
   bool created = false;
@@ -110,6 +119,10 @@ absl::StatusOr<int64_t> Coordinator::RegisterWorker(const WorkerInfo& info,
     s.channel = channel;
     s.name = info.name;
     s.slots = info.slots;
+    s.gpus.clear();
+    for (const DeviceRecord& d : info.devices) {
+      if (d.kind == "cuda") s.gpus.push_back({d.index, d.memory_bytes});
+    }
     s.running = reattached;
     s.last_seen = absl::Now();
     for (const AttemptKey& a : to_stop) channel->Stop(a.first, a.second, "attempt is no longer current");
@@ -208,45 +221,7 @@ void Coordinator::StopOnWorker(const AttemptOnWorker& a, const std::string& reas
   if (it != workers_.end() && it->second.channel != nullptr) it->second.channel->Stop(a.run_id, a.attempt, reason);
 }
 
-void Coordinator::Dispatch() {
-  absl::MutexLock dispatch_lock(&dispatch_mu_);
-  std::vector<WorkerCapacity> capacity;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, s] : workers_) {
-      if (s.channel == nullptr) continue;  // disconnected, within its lease
-      capacity.push_back({id, s.slots, static_cast<int>(s.running.size())});
-    }
-  }
-  for (int64_t worker_id : PlanSlotOrder(capacity)) {
-    absl::StatusOr<std::optional<Assignment>> claim = store_->ClaimNextRun(worker_id);
-    if (!claim.ok()) {
-      LogError(absl::StrCat("claiming a run: ", claim.status().ToString()));
-      return;
-    }
-    if (!claim->has_value()) return;  // nothing queued
-    const Assignment& a = **claim;
-    bool sent = false;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = workers_.find(worker_id);
-      if (it != workers_.end()) {
-        it->second.running.insert({a.run_id, a.attempt});
-        // Disconnected meanwhile: its reconnect (without the attempt) or its
-        // lease's end releases the attempt.
-        if (it->second.channel != nullptr) it->second.channel->Assign(a);
-        sent = true;
-      }
-    }
-    if (sent) {
-      LogInfo(absl::StrCat("run ", a.run_id, " (", a.run_name, ") attempt ", a.attempt, " -> worker ", worker_id));
-    } else {
-      // The worker left between planning and claiming: give the run back.
-      absl::Status s = store_->ReleaseWorkerAttempts(worker_id, "worker left before the attempt started");
-      if (!s.ok()) LogError(s.ToString());
-    }
-  }
-}
+void Coordinator::Dispatch() { DispatchPass(/*even_without_workers=*/false); }
 
 void Coordinator::Sweep() {
   std::vector<std::pair<int64_t, std::string>> expired;
@@ -275,7 +250,8 @@ void Coordinator::Sweep() {
       if (again.channel == nullptr && again.name.empty()) again.name = name;
     }
   }
-  Dispatch();
+  // Also with no worker connected: stages whose dependency failed are failed here.
+  DispatchPass(/*even_without_workers=*/true);
 }
 
 void Coordinator::DisconnectAll(const std::string& reason) {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -25,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/scheduler.h"
 #include "server/store/store.h"
 
 namespace gwo::server {
@@ -53,6 +55,21 @@ struct CoordinatorOptions {
   // after min(requeue_backoff * 2^(n-1), max_requeue_backoff).
   absl::Duration requeue_backoff = absl::Seconds(5);
   absl::Duration max_requeue_backoff = absl::Minutes(5);
+  // Fair-share weight per project (resources.project); unlisted projects weigh 1.
+  std::map<std::string, double> project_weights;
+};
+
+// A queued run as `gwoctl queue` shows it (see Coordinator::Queue).
+struct QueueEntry {
+  int64_t run_id = 0;
+  int64_t experiment_id = 0;
+  std::string name;
+  std::string project;
+  int priority = 0;
+  int gpus = 0;
+  int position = 0;           // 1-based; 0 for a run being placed now
+  std::string reason;         // why it waits, from the scheduler
+  std::optional<double> eta_s;  // estimated seconds until it starts
 };
 
 struct SubmitResult {
@@ -117,8 +134,14 @@ class Coordinator {
   absl::Status OnAttemptFinished(int64_t worker_id, int64_t run_id, int attempt, RunState state,
                                  const std::string& error, bool retryable);
 
-  // Places queued runs on free slots.
+  // One scheduling pass (server/scheduler.h) over the connected workers and the
+  // queue: fails stages whose dependency failed, claims and assigns the runs it
+  // places (resolving stage checkpoints), and asks workers to stop preempted
+  // attempts.
   void Dispatch();
+  // The queued runs in scheduling order with why each waits and an estimated
+  // start (EstimateStarts), computed as a dispatch pass would, without applying it.
+  absl::StatusOr<std::vector<QueueEntry>> Queue();
   // Periodic work: releases the attempts of workers silent past their lease
   // (disconnecting them if their stream is still open), then dispatches.
   void Sweep();
@@ -135,6 +158,7 @@ class Coordinator {
     WorkerChannel* channel = nullptr;  // nullptr while disconnected
     std::string name;
     int slots = 1;
+    std::vector<GpuInfo> gpus;
     std::set<AttemptKey> running;
     absl::Time last_seen;
   };
@@ -143,6 +167,10 @@ class Coordinator {
   void StopOnWorker(const AttemptOnWorker& attempt, const std::string& reason);
   // The outcome of a report for the worker: OK or UNAVAILABLE (see OnMetrics).
   absl::Status Settle(int64_t worker_id, int64_t run_id, int attempt, const absl::Status& status);
+  // The scheduler's input: connected workers (from the sessions) and the queue.
+  // `snapshot` receives the store's view it was built from.
+  absl::StatusOr<ClusterState> BuildClusterState(QueueSnapshot* snapshot);
+  void DispatchPass(bool even_without_workers);
 
   Store* const store_;
   const CoordinatorOptions options_;

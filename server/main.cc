@@ -11,13 +11,16 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/flags.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "grpcpp/grpcpp.h"
 #include "server/coordinator.h"
 #include "server/rpc/experiment_service.h"
+#include "server/rpc/queue_service.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/embedded_postgres.h"
 #include "server/store/store.h"
@@ -35,6 +38,8 @@ ABSL_FLAG(double, requeue_backoff_s, 5,
           "a run whose attempt n was lost or crashed is requeued after min(this * 2^(n-1), "
           "--max_requeue_backoff_s) seconds");
 ABSL_FLAG(double, max_requeue_backoff_s, 300, "upper bound of the requeue backoff");
+ABSL_FLAG(std::string, project_weights, "",
+          "fair-share weights of projects (resources.project), e.g. \"vision=2,nlp=1\"; unlisted projects weigh 1");
 
 namespace {
 
@@ -87,12 +92,21 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = absl::Seconds(absl::GetFlag(FLAGS_heartbeat_interval_s));
   options.requeue_backoff = absl::Seconds(absl::GetFlag(FLAGS_requeue_backoff_s));
   options.max_requeue_backoff = absl::Seconds(absl::GetFlag(FLAGS_max_requeue_backoff_s));
+  for (absl::string_view item : absl::StrSplit(absl::GetFlag(FLAGS_project_weights), ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    double weight = 0;
+    if (kv.first.empty() || !absl::SimpleAtod(kv.second, &weight) || weight <= 0) {
+      return Fail(absl::StrCat("--project_weights: expected PROJECT=WEIGHT (WEIGHT > 0), got \"", item, "\""));
+    }
+    options.project_weights[kv.first] = weight;
+  }
   gwo::server::Coordinator core(store->get(), options);
   // Workers that had attempts when the last coordinator stopped get a lease to come back in.
   if (absl::Status s = core.Recover(); !s.ok()) return Fail(absl::StrCat("recovering state: ", s.message()));
   gwo::server::ExperimentServiceImpl experiments(&core);
   gwo::server::MetricServiceImpl metrics(&core);
   gwo::server::WorkerServiceImpl workers(&core);
+  gwo::server::QueueServiceImpl queue(&core);
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -100,6 +114,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&experiments);
   builder.RegisterService(&metrics);
   builder.RegisterService(&workers);
+  builder.RegisterService(&queue);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("cannot listen on ", absl::GetFlag(FLAGS_listen), " (address in use?)"));

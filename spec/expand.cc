@@ -17,6 +17,13 @@ std::vector<RunSpec> ExpandRuns(const ExperimentSpec& spec) {
         run.seed = seed;
         run.max_restarts = spec.max_restarts;
         run.model = spec.model;
+        if (variant.init.has_value()) {
+          run.model.init = variant.init->init;
+          run.model.init_from_run = variant.init->init_from_run;
+          run.model.init_checkpoint = variant.init->init_checkpoint;
+          run.model.init_from_variant = variant.init->init_from_variant;
+          run.model.init_location = variant.init->init_location;
+        }
         run.attention = variant.attention;
         run.data = data;
         run.training = variant.training;

@@ -3,6 +3,7 @@
 #define GWO_SPEC_EXPERIMENT_SPEC_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,21 @@ struct Variant {
   std::string name;
   AttentionSpec attention;  // the experiment's `attention:` unless overridden
   TrainingSpec training;    // the experiment's `training:` with overrides applied
+  // The variant's own `init:`, replacing the experiment's model.init (a stage
+  // starting from another variant's run: `init: {from_variant: NAME}`). Only the
+  // init* fields of the ModelSpec are used.
+  std::optional<ModelSpec> init;
 };
 
 struct Resources {
-  int gpus = 0;      // GPUs per run; 0 runs on CPU
-  int priority = 0;  // higher runs first
+  int gpus = 0;      // GPUs per run, all on one worker; 0 runs on CPU
+  int priority = 0;  // higher runs first, and may preempt lower-priority runs
+  // Fair-share group (a team or user): projects share the workers in proportion to
+  // their weights (gwo-coordinator --project_weights).
+  std::string project = "default";
+  // GPU memory each of the run's GPUs must have; 0: estimated from the model
+  // (EstimateGpuMemoryGb in server/), which is a rough lower bound.
+  double gpu_memory_gb = 0;
 };
 
 struct ExperimentSpec {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "spec/attention_kinds.h"
+#include "spec/parse_internal.h"
 #include "spec/yaml_reader.h"
 
 namespace gwo::spec {
@@ -33,28 +34,6 @@ void ReadName(MapReader& r, const std::string& key, std::string* out, bool requi
   }
 }
 
-void ReadInit(MapReader& r, ErrorList* errors, ModelSpec* m, bool allow_from_run) {
-  YAML::Node init = r.Get("init");
-  if (!init.IsDefined()) return;
-  m->init_location = LocationOf(init);
-  if (init.IsScalar()) {
-    m->init = init.Scalar();
-    if (m->init.empty()) errors->Add(init.Mark(), r.Path("init"), "expected \"scratch\" or a checkpoint path");
-    return;
-  }
-  MapReader i(init, r.Path("init"), errors);
-  if (!i.ok()) return;
-  i.Int("from_run", &m->init_from_run, 1, INT64_MAX);
-  i.Enum("checkpoint", &m->init_checkpoint, {"final", "best"});
-  if (allow_from_run) {
-    if (!i.Has("from_run")) errors->Add(init.Mark(), r.Path("init.from_run"), "is required (a run id)");
-  } else {
-    // A run spec carries the resolved path; from_run is only provenance there.
-    i.String("path", &m->init, /*required=*/true);
-  }
-  i.Finish();
-}
-
 void ReadModel(const YAML::Node& node, const std::string& path, ErrorList* errors, ModelSpec* m,
                bool allow_from_run) {
   MapReader r(node, path, errors);
@@ -71,7 +50,7 @@ void ReadModel(const YAML::Node& node, const std::string& path, ErrorList* error
   r.Double("norm_eps", &m->norm_eps, 0.0, 1.0);
   r.Bool("tie_embeddings", &m->tie_embeddings);
   r.Int("vocab_size", &m->vocab_size, 0, 1 << 24);
-  ReadInit(r, errors, m, allow_from_run);
+  internal::ReadInit(r, errors, m, /*job_yaml=*/allow_from_run);
   r.Finish();
   if (!r.ok()) return;
   auto mark = [&](const char* key) { return r.Has(key) ? r.Get(key).Mark() : r.node().Mark(); };
@@ -255,12 +234,7 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml, absl:
   ReadTraining(top.Get("training"), "training", &errors, &base_training);
   ReadSeeds(top.Get("seeds"), &errors, &spec.seeds);
   top.Int("max_restarts", &spec.max_restarts, 0, 100);
-  {
-    MapReader r(top.Get("resources"), "resources", &errors);
-    r.Int("gpus", &spec.resources.gpus, 0, 64);
-    r.Int("priority", &spec.resources.priority, -1000, 1000);
-    r.Finish();
-  }
+  internal::ReadResources(top.Get("resources"), &errors, &spec.resources);
 
   YAML::Node datasets = top.Get("datasets");
   if (!datasets.IsDefined()) {
@@ -296,6 +270,7 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml, absl:
       ReadName(r, "name", &v.name, /*required=*/true);
       ReadAttention(r.Get("attention"), r.Path("attention"), &errors, &v.attention);
       ReadTraining(r.Get("training"), r.Path("training"), &errors, &v.training);
+      internal::ReadVariantInit(r, &errors, &v);
       r.Finish();
       if (!v.name.empty() && !names.insert(v.name).second) {
         errors.Add(variants[i].Mark(), path, absl::StrCat("duplicate variant name \"", v.name, "\""));
@@ -304,6 +279,7 @@ absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml, absl:
     }
   }
   top.Finish();
+  if (errors.empty()) internal::CheckStages(spec, &errors);
   if (!errors.empty()) return ToStatus(errors);
   return spec;
 }
@@ -361,15 +337,7 @@ std::string RunSpecToYaml(const RunSpec& r) {
   out << YAML::Key << "norm_eps" << YAML::Value << Num(r.model.norm_eps);
   out << YAML::Key << "tie_embeddings" << YAML::Value << (r.model.tie_embeddings ? "true" : "false");
   out << YAML::Key << "vocab_size" << YAML::Value << r.model.vocab_size;
-  if (r.model.init_from_run != 0) {
-    out << YAML::Key << "init" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << r.model.init;
-    out << YAML::Key << "from_run" << YAML::Value << r.model.init_from_run;
-    out << YAML::Key << "checkpoint" << YAML::Value << r.model.init_checkpoint;
-    out << YAML::EndMap;
-  } else {
-    out << YAML::Key << "init" << YAML::Value << YAML::DoubleQuoted << r.model.init;
-  }
+  internal::WriteInit(r.model, &out);
   out << YAML::EndMap;
 
   out << YAML::Key << "attention" << YAML::Value << YAML::BeginMap;

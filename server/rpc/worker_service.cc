@@ -69,6 +69,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     assign->set_run_spec_yaml(a.spec_yaml);
     assign->set_run_name(a.run_name);
     for (const std::string& dir : a.resume_dirs) assign->add_resume_dirs(dir);
+    for (int g : a.gpus) assign->add_gpus(g);
     Enqueue(std::move(m));
   }
 
@@ -171,6 +172,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     info.devices_json = "[";
     for (int i = 0; i < r.devices_size(); ++i) {
       const auto& d = r.devices(i);
+      info.devices.push_back({d.kind(), d.index(), d.memory_bytes()});
       absl::StrAppend(&info.devices_json, i ? "," : "", "{\"kind\":\"", d.kind(), "\",\"index\":", d.index(),
                       ",\"memory_bytes\":", d.memory_bytes(), "}");
     }

@@ -227,7 +227,24 @@ absl::StatusOr<ExperimentRecord> PgStore::CreateExperiment(const std::string& na
                                                            const std::vector<NewRun>& runs, bool* created) {
   std::set<std::string> names;
   std::vector<std::string> run_names, variants, datasets, specs;
-  std::vector<int64_t> seeds, total_steps, max_restarts, priorities;
+  std::vector<int64_t> seeds, total_steps, max_restarts, priorities, gpus, gpu_memory;
+  std::vector<std::string> projects, dep_from, dep_to;
+  for (const NewRun& run : runs) names.insert(run.name);
+  if (names.size() != runs.size()) names.clear();  // reported below
+  for (const NewRun& run : runs) {
+    for (const std::string& dep : run.depends_on) {
+      if (!names.count(dep)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("run \"", run.name, "\" depends on \"", dep, "\", which is not a run of the experiment"));
+      }
+      dep_from.push_back(SanitizeText(run.name));
+      dep_to.push_back(SanitizeText(dep));
+    }
+    projects.push_back(SanitizeText(run.project));
+    gpus.push_back(run.gpus);
+    gpu_memory.push_back(run.gpu_memory_bytes);
+  }
+  names.clear();
   for (const NewRun& run : runs) {
     if (!names.insert(run.name).second) {
       return absl::InvalidArgumentError(absl::StrCat("two runs are named \"", run.name, "\""));
@@ -258,16 +275,26 @@ absl::StatusOr<ExperimentRecord> PgStore::CreateExperiment(const std::string& na
       made = true;
       GWO_RETURN_IF_ERROR(
           conn.Exec("INSERT INTO runs (experiment_id, name, variant, dataset, seed, spec_yaml, total_steps, "
-                    "max_restarts, priority) "
+                    "max_restarts, priority, project, gpus, gpu_memory_bytes) "
                     "SELECT $1, t.name, t.variant, t.dataset, t.seed, t.spec, t.total_steps, t.max_restarts, "
-                    "t.priority FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], "
-                    "$7::int8[], $8::int4[], $9::int4[]) WITH ORDINALITY "
-                    "AS t(name, variant, dataset, seed, spec, total_steps, max_restarts, priority, ord) "
+                    "t.priority, t.project, t.gpus, t.gpu_memory FROM unnest($2::text[], $3::text[], $4::text[], "
+                    "$5::int8[], $6::text[], $7::int8[], $8::int4[], $9::int4[], $10::text[], $11::int4[], "
+                    "$12::int8[]) WITH ORDINALITY AS t(name, variant, dataset, seed, spec, total_steps, "
+                    "max_restarts, priority, project, gpus, gpu_memory, ord) "
                     "ORDER BY t.ord",
                     {IdText(id), ArrayLiteral(run_names), ArrayLiteral(variants), ArrayLiteral(datasets),
                      ArrayLiteral(seeds), ArrayLiteral(specs), ArrayLiteral(total_steps),
-                     ArrayLiteral(max_restarts), ArrayLiteral(priorities)})
+                     ArrayLiteral(max_restarts), ArrayLiteral(priorities), ArrayLiteral(projects),
+                     ArrayLiteral(gpus), ArrayLiteral(gpu_memory)})
               .status());
+      if (!dep_from.empty()) {
+        GWO_RETURN_IF_ERROR(conn.Exec("INSERT INTO run_dependencies (run_id, depends_on) "
+                                      "SELECT r.id, t.id FROM unnest($2::text[], $3::text[]) AS d(name, dep) "
+                                      "JOIN runs r ON r.experiment_id = $1 AND r.name = d.name "
+                                      "JOIN runs t ON t.experiment_id = $1 AND t.name = d.dep",
+                                      {IdText(id), ArrayLiteral(dep_from), ArrayLiteral(dep_to)})
+                                .status());
+      }
       GWO_RETURN_IF_ERROR(FinishExperimentIfDone(conn, id));  // an experiment without runs
     } else {
       GWO_ASSIGN_OR_RETURN(PgResult existing,

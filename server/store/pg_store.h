@@ -40,6 +40,11 @@ class PgStore final : public Store {
   absl::Status MarkWorkerOffline(int64_t worker_id) override;
 
   absl::StatusOr<std::optional<Assignment>> ClaimNextRun(int64_t worker_id) override;
+  absl::StatusOr<QueueSnapshot> ReadQueue() override;
+  absl::StatusOr<std::optional<Assignment>> ClaimRun(int64_t run_id, int64_t worker_id, const std::vector<int>& gpus,
+                                                     const std::string& resolved_spec_yaml) override;
+  absl::StatusOr<bool> FailQueuedRun(int64_t run_id, const std::string& reason) override;
+  absl::Status RequestPreemption(int64_t run_id, int attempt) override;
   absl::StatusOr<std::vector<AttemptOnWorker>> RunningAttempts(int64_t worker_id) override;
   absl::Status ReleaseWorkerAttempts(int64_t worker_id, const std::string& reason,
                                      const std::vector<int64_t>& keep_runs = {}) override;

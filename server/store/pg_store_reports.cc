@@ -103,7 +103,7 @@ absl::Status PgStore::ReleaseWorkerAttempts(int64_t worker_id, const std::string
     GWO_ASSIGN_OR_RETURN(
         PgResult r,
         conn.Exec("WITH lost AS ("
-                  "  SELECT id, attempt, attempt <= max_restarts AS again FROM runs"
+                  "  SELECT id, attempt, attempt - preempted_attempts <= max_restarts AS again FROM runs"
                   "  WHERE worker_id = $1 AND state = 'running' AND NOT (id = ANY($3::int8[]))"
                   "  ORDER BY id FOR NO KEY UPDATE),"
                   " attempts_done AS ("
@@ -214,6 +214,20 @@ absl::Status PgStore::FinishAttempt(int64_t run_id, int attempt, RunState state,
   }
   return Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
     GWO_ASSIGN_OR_RETURN(const int64_t experiment_id, LockCurrentAttempt(conn, run_id, attempt));
+    if (state != RunState::kSucceeded) {
+      // An attempt stopped for preemption: queued again, the restart not counted.
+      GWO_ASSIGN_OR_RETURN(PgResult p, conn.Exec("UPDATE attempts SET state = 'preempted', error = 'preempted', "
+                                                 "finished_at = now() WHERE run_id = $1 AND attempt = $2 AND "
+                                                 "preempt_requested RETURNING 1",
+                                                 {IdText(run_id), absl::StrCat(attempt)}));
+      if (p.rows() == 1) {
+        return conn
+            .Exec("UPDATE runs SET state = 'queued', worker_id = NULL, error = '', "
+                  "preempted_attempts = preempted_attempts + 1 WHERE id = $1",
+                  {IdText(run_id)})
+            .status();
+      }
+    }
     const std::vector<PgParam> params = {IdText(run_id), absl::StrCat(attempt), RunStateName(state),
                                          SanitizeText(error)};
     GWO_RETURN_IF_ERROR(conn.Exec("UPDATE attempts SET state = $3, error = $4, finished_at = now() "
@@ -225,7 +239,7 @@ absl::Status PgStore::FinishAttempt(int64_t run_id, int attempt, RunState state,
       GWO_ASSIGN_OR_RETURN(PgResult again,
                            conn.Exec("UPDATE runs SET state = 'queued', worker_id = NULL, error = $3, "
                                      "not_before = " + not_before + " WHERE id = $1 AND attempt = $2 "
-                                     "AND attempt <= max_restarts",
+                                     "AND attempt - preempted_attempts <= max_restarts",
                                      {IdText(run_id), absl::StrCat(attempt),
                                       SanitizeText(absl::StrCat("attempt ", attempt, " failed, retrying: ", error))}));
       if (again.affected() > 0) return absl::OkStatus();

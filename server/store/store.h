@@ -53,6 +53,11 @@ struct NewRun {
   int64_t total_steps = 0;
   int max_restarts = 3;
   int priority = 0;
+  std::string project = "default";  // fair-share group
+  int gpus = 0;                     // GPUs on one worker (0: CPU)
+  int64_t gpu_memory_bytes = 0;     // per GPU (0: no requirement)
+  // Names of runs of the same experiment this run waits for (a stage).
+  std::vector<std::string> depends_on;
 };
 
 struct RunRecord {
@@ -94,6 +99,47 @@ struct Assignment {
   // Output directories of the run's earlier attempts that reported one, newest
   // first: where the new attempt looks for a checkpoint to continue from.
   std::vector<std::string> resume_dirs;
+  std::vector<int> gpus;  // device indices on the worker the attempt may use
+};
+
+// A run a queued run depends on, as it is now.
+struct DependencyRecord {
+  int64_t run_id = 0;
+  std::string name;
+  std::string variant;
+  RunState state = RunState::kQueued;
+  std::string output_dir;  // of its current attempt
+};
+
+// What the scheduler needs to know about the queue, read in one snapshot.
+struct QueueSnapshot {
+  struct Queued {
+    int64_t run_id = 0;
+    int64_t experiment_id = 0;
+    std::string name;
+    std::string project;
+    int priority = 0;
+    int gpus = 0;
+    int64_t gpu_memory_bytes = 0;
+    int64_t total_steps = 0;
+    std::string spec_yaml;
+    std::vector<DependencyRecord> depends_on;
+  };
+  struct Running {
+    int64_t run_id = 0;
+    int attempt = 0;
+    int64_t worker_id = 0;
+    std::string name;
+    std::string project;
+    int priority = 0;
+    std::vector<int> gpus;
+    int64_t step = 0;
+    int64_t total_steps = 0;
+    absl::Time attempt_started;
+    bool preempt_requested = false;
+  };
+  std::vector<Queued> queued;    // by id
+  std::vector<Running> running;  // by id
 };
 
 struct MetricPointRecord {
@@ -107,11 +153,19 @@ struct MetricSeriesRecord {
   std::vector<MetricPointRecord> points;  // ordered by step
 };
 
+// A compute device of a worker host.
+struct DeviceRecord {
+  std::string kind;  // "cpu" or "cuda"
+  int index = 0;
+  int64_t memory_bytes = 0;  // 0: unknown
+};
+
 struct WorkerInfo {
   std::string name;
   std::string hostname;
   std::string devices_json;  // the devices as a JSON array, for display
   int slots = 1;
+  std::vector<DeviceRecord> devices;  // what the scheduler places GPU runs on
 };
 
 class Store {
@@ -166,6 +220,23 @@ class Store {
   // get the same run. A run requeued with a backoff is not claimed before its time.
   // nullopt when nothing is queued.
   virtual absl::StatusOr<std::optional<Assignment>> ClaimNextRun(int64_t worker_id) = 0;
+  // The queued runs (with their dependencies) and the running attempts.
+  virtual absl::StatusOr<QueueSnapshot> ReadQueue() = 0;
+  // Claims run `run_id` for the worker if it is still queued and no concurrent
+  // transaction holds it (FOR UPDATE SKIP LOCKED: several coordinators on one
+  // database never claim a run twice), recording the GPUs the attempt holds.
+  // A non-empty `resolved_spec_yaml` replaces the stored run spec (a stage's
+  // resolved checkpoint paths). nullopt when the run is no longer claimable.
+  virtual absl::StatusOr<std::optional<Assignment>> ClaimRun(int64_t run_id, int64_t worker_id,
+                                                             const std::vector<int>& gpus,
+                                                             const std::string& resolved_spec_yaml) = 0;
+  // Fails a queued run with `reason` (a stage whose dependency failed). False
+  // when it was no longer queued.
+  virtual absl::StatusOr<bool> FailQueuedRun(int64_t run_id, const std::string& reason) = 0;
+  // Marks the running attempt as asked to stop for preemption: when it ends
+  // (other than succeeded) it is recorded as 'preempted' and its run queued again
+  // without using a restart. FAILED_PRECONDITION unless it is the running attempt.
+  virtual absl::Status RequestPreemption(int64_t run_id, int attempt) = 0;
   // Attempts the database believes are running on this worker.
   virtual absl::StatusOr<std::vector<AttemptOnWorker>> RunningAttempts(int64_t worker_id) = 0;
   // The worker is gone: each of its running attempts, except those of the runs in
@@ -200,7 +271,9 @@ class Store {
                                   int64_t first_line = 0) = 0;
   // Ends the attempt with `state` (kSucceeded, kFailed or kCancelled) and `error`.
   // A kFailed attempt with `retryable` and restarts left queues the run again
-  // (with the requeue backoff) instead of failing it.
+  // (with the requeue backoff) instead of failing it. An attempt asked to stop for
+  // preemption that ends other than succeeded ends as 'preempted' instead and its
+  // run is queued again without using a restart (see RequestPreemption).
   virtual absl::Status FinishAttempt(int64_t run_id, int attempt, RunState state, const std::string& error,
                                      bool retryable = false) = 0;
 

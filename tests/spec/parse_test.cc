@@ -162,7 +162,7 @@ TEST(ParseExperimentSpec, InitTakesScratchPathOrFromRun) {
   EXPECT_EQ(spec->model.init_from_run, 12);
   EXPECT_EQ(spec->model.init_checkpoint, "best");
   EXPECT_THAT(std::string(ErrorOf("name: i\ndatasets: [{name: d, path: /a}]\nmodel:\n  init: {checkpoint: best}\n").message()),
-              HasSubstr("model.init.from_run: is required"));
+              HasSubstr("model.init: expected exactly one of from_run (a run id) or from_variant"));
   EXPECT_THAT(std::string(ErrorOf("name: i\ndatasets: [{name: d, path: /a}]\nmodel:\n  init: {from_run: 0}\n").message()),
               HasSubstr("model.init.from_run: expected an integer >= 1"));
 }

@@ -155,6 +155,10 @@ void AttemptRunner::Watch() {
   }
   spawn.capture_output = true;
   spawn.events_fd_in_child = kEventsFd;
+  // The GPUs the coordinator gave this attempt (all of a multi-GPU run's).
+  if (assignment_.gpus_size() > 0) {
+    spawn.extra_env.push_back(absl::StrCat("CUDA_VISIBLE_DEVICES=", absl::StrJoin(assignment_.gpus(), ",")));
+  }
   absl::StatusOr<Subprocess> child = Subprocess::Spawn(spawn);
   if (!child.ok()) {
     finish(gwo::v1::RUN_STATE_FAILED, absl::StrCat("cannot start gwo-train: ", child.status().message()));
