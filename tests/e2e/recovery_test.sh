@@ -11,7 +11,7 @@
 #   postgres_restart  stop PostgreSQL mid-run, call the API during the outage (it
 #                     answers UNAVAILABLE within its deadline), start it again: same
 #                     guarantees as above.
-#   worker_cutoff     SIGSTOP a worker past its lease, then SIGCONT: its attempt has
+#   worker_cutoff     SIGSTOP a worker (and its gwo-train) past its lease, then SIGCONT: its attempt has
 #                     moved on, its late reports are refused, it stops the stale
 #                     attempt, and the run's data stays consistent.
 # Usage: recovery_test.sh BIN_DIR SOURCE_DIR SCENARIO
@@ -33,7 +33,8 @@ COORD_PID=0
 COORD_STARTS=0
 
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}" $(pgrep -f "gwo-train --spec $TMP/"); do kill -CONT "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$p" 2>/dev/null
@@ -238,11 +239,14 @@ worker_cutoff)
   reach_mid_run
   VICTIM=$(worker)
   OTHER=$([ "$VICTIM" = wa ] && echo wb || echo wa)
-  kill -STOP "${WORKER_PID[$VICTIM]}"
+  # The whole host freezes (worker and its gwo-train), as a paused VM would.
+  STALE=$(pgrep -f "gwo-train --spec $TMP/$VICTIM/runs/$RUN/attempt-1/")
+  [ -n "$STALE" ] || die "no gwo-train process for attempt 1 on $VICTIM"
+  kill -STOP "${WORKER_PID[$VICTIM]}" $STALE
   check "the run gets attempt 2 on the other worker" wait_for 30 attempt_running 2
   check "on the other worker" test "$(worker)" = "$OTHER"
   sleep 1
-  kill -CONT "${WORKER_PID[$VICTIM]}"
+  kill -CONT "${WORKER_PID[$VICTIM]}" $STALE
   stale_gone() { ! pgrep -f "gwo-train --spec $TMP/$VICTIM/runs/$RUN/attempt-1/" >/dev/null; }
   check "the cut-off worker stops its stale attempt" wait_for 30 stale_gone
   check "it was told to" grep -q "stopping run $RUN attempt 1" "$TMP/$VICTIM.log"
