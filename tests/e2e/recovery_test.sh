@@ -157,6 +157,12 @@ reach_mid_run() {
   echo "run-$RUN at step $s on $(worker)"
 }
 
+# VICTIM: the worker running the attempt; OTHER: the idle one.
+pick_victim() {
+  VICTIM=$(worker)
+  OTHER=$([ "$VICTIM" = wa ] && echo wb || echo wa)
+}
+
 case "$SCENARIO" in
 worker_kill)
   start_coordinator 0
@@ -164,8 +170,7 @@ worker_kill)
   start_worker wb
   submit
   reach_mid_run
-  VICTIM=$(worker)
-  OTHER=$([ "$VICTIM" = wa ] && echo wb || echo wa)
+  pick_victim
   kill -KILL "${WORKER_PID[$VICTIM]}"
   killed_ms=$(date +%s%3N)
   check "the run gets attempt 2 on the other worker" wait_for 30 attempt_running 2
@@ -244,8 +249,7 @@ worker_cutoff)
   start_worker wb
   submit
   reach_mid_run
-  VICTIM=$(worker)
-  OTHER=$([ "$VICTIM" = wa ] && echo wb || echo wa)
+  pick_victim
   # The whole host freezes (worker and its gwo-train), as a paused VM would.
   STALE=$(pgrep -f "gwo-train --spec $TMP/$VICTIM/runs/$RUN/attempt-1/")
   [ -n "$STALE" ] || die "no gwo-train process for attempt 1 on $VICTIM"

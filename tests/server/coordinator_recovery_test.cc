@@ -55,6 +55,14 @@ class CoordinatorRecoveryTest : public PostgresTest {
     return id.ok() ? *id : 0;
   }
   RunRecord TheRun() { return store_->ListRuns(experiment_).value().at(0); }
+  // Submits kJob with `ch` the only worker's channel; the id of its run (0 on failure).
+  int64_t SubmitTo(RecordingChannel& ch) {
+    absl::StatusOr<SubmitResult> submitted = core_->Submit(kJob, "job.yaml", "");
+    EXPECT_TRUE(submitted.ok()) << submitted.status();
+    if (!submitted.ok() || ch.assigned.size() != 1) return 0;
+    experiment_ = submitted->experiment.id;
+    return ch.assigned[0].run_id;
+  }
 
   std::unique_ptr<Coordinator> core_;
   int64_t experiment_ = 0;
@@ -63,11 +71,8 @@ class CoordinatorRecoveryTest : public PostgresTest {
 TEST_F(CoordinatorRecoveryTest, DroppedStreamKeepsAttemptsUntilTheLeaseEnds) {
   RecordingChannel a1;
   const int64_t wa = Register("wa", {}, &a1);
-  absl::StatusOr<SubmitResult> submitted = core_->Submit(kJob, "job.yaml", "");
-  ASSERT_TRUE(submitted.ok()) << submitted.status();
-  experiment_ = submitted->experiment.id;
-  ASSERT_EQ(a1.assigned.size(), 1u);
-  const int64_t run = a1.assigned[0].run_id;
+  const int64_t run = SubmitTo(a1);
+  ASSERT_GT(run, 0);
 
   // The stream drops and comes back within the lease: the same attempt goes on.
   core_->WorkerGone(wa, &a1);
@@ -108,10 +113,8 @@ TEST_F(CoordinatorRecoveryTest, DroppedStreamKeepsAttemptsUntilTheLeaseEnds) {
 TEST_F(CoordinatorRecoveryTest, RestartedCoordinatorWaitsALeaseForItsWorkers) {
   RecordingChannel a1;
   const int64_t wa = Register("wa", {}, &a1);
-  absl::StatusOr<SubmitResult> submitted = core_->Submit(kJob, "job.yaml", "");
-  ASSERT_TRUE(submitted.ok()) << submitted.status();
-  experiment_ = submitted->experiment.id;
-  const int64_t run = a1.assigned.at(0).run_id;
+  const int64_t run = SubmitTo(a1);
+  ASSERT_GT(run, 0);
   core_->WorkerGone(wa, &a1);
 
   // A new coordinator over the same database.
@@ -141,10 +144,8 @@ TEST_F(CoordinatorRecoveryTest, RestartedCoordinatorWaitsALeaseForItsWorkers) {
 TEST_F(CoordinatorRecoveryTest, ReportThatCannotBeStoredIsNotAcknowledged) {
   RecordingChannel a1;
   const int64_t wa = Register("wa", {}, &a1);
-  absl::StatusOr<SubmitResult> submitted = core_->Submit(kJob, "job.yaml", "");
-  ASSERT_TRUE(submitted.ok()) << submitted.status();
-  experiment_ = submitted->experiment.id;
-  const int64_t run = a1.assigned.at(0).run_id;
+  const int64_t run = SubmitTo(a1);
+  ASSERT_GT(run, 0);
   ASSERT_TRUE(server()->Stop().ok());
   EXPECT_TRUE(absl::IsUnavailable(core_->OnMetrics(wa, run, 1, {{1, "train_loss", 3.0}}, false)));
   EXPECT_TRUE(absl::IsUnavailable(core_->OnAttemptFinished(wa, run, 1, RunState::kSucceeded, "", false)));
