@@ -37,7 +37,7 @@ int Fail(const Context& c, const grpc::Status& s) {
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       // The coordinator answered, but its database is down (it reconnects by itself).
-      if (absl::StartsWith(s.error_message(), "PostgreSQL")) {
+      if (absl::StrContains(s.error_message(), "PostgreSQL")) {
         std::cerr << "gwoctl: the coordinator at " << c.address
                   << " cannot reach its database right now (UNAVAILABLE; retry later): " << s.error_message() << "\n";
         break;

@@ -89,6 +89,12 @@ class PgStore final : public Store {
   // run's experiment id.
   static absl::StatusOr<int64_t> LockCurrentAttempt(PgConnection& conn, int64_t run_id, int attempt);
 
+  // Metric points as the array literals of $n::int8[], $n::text[], $n::float8[]
+  // parameters (names sanitized).
+  struct PointColumns {
+    explicit PointColumns(const std::vector<MetricPointRecord>& points);
+    std::string steps, names, values;
+  };
   // SQL expression for the time a run requeued after attempt `attempt_column` may
   // be claimed again (the requeue backoff).
   std::string NotBeforeSql(const std::string& attempt_column) const;

@@ -56,14 +56,7 @@ absl::Status PgStore::RebuildLatestMetrics(PgConnection& conn, int64_t run_id) {
 }
 
 absl::Status PgStore::BackfillMetrics(int64_t run_id, int attempt, const std::vector<MetricPointRecord>& points) {
-  std::vector<int64_t> steps;
-  std::vector<std::string> names;
-  std::vector<double> values;
-  for (const MetricPointRecord& p : points) {
-    steps.push_back(p.step);
-    names.push_back(SanitizeText(p.name));
-    values.push_back(p.value);
-  }
+  const PointColumns columns(points);
   return Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
     GWO_RETURN_IF_ERROR(LockCurrentAttempt(conn, run_id, attempt).status());
     if (points.empty()) return absl::OkStatus();
@@ -76,12 +69,11 @@ absl::Status PgStore::BackfillMetrics(int64_t run_id, int attempt, const std::ve
                   "WHERE NOT EXISTS (SELECT 1 FROM metrics m WHERE m.run_id = $1 AND m.name = t.name "
                   "  AND m.step = t.step AND NOT m.archived) "
                   "ORDER BY t.name, t.step ON CONFLICT DO NOTHING",
-                  {IdText(run_id), absl::StrCat(attempt), ArrayLiteral(steps), ArrayLiteral(names),
-                   ArrayLiteral(values)}));
+                  {IdText(run_id), absl::StrCat(attempt), columns.steps, columns.names, columns.values}));
     if (ins.affected() == 0) return absl::OkStatus();
     GWO_RETURN_IF_ERROR(conn.Exec("UPDATE runs SET step = greatest(step, (SELECT max(s) FROM unnest($2::int8[]) s)) "
                                   "WHERE id = $1",
-                                  {IdText(run_id), ArrayLiteral(steps)})
+                                  {IdText(run_id), columns.steps})
                             .status());
     return RebuildLatestMetrics(conn, run_id);
   });

@@ -143,15 +143,22 @@ absl::StatusOr<int64_t> PgStore::LockCurrentAttempt(PgConnection& conn, int64_t 
   return r.Int(0, "experiment_id");
 }
 
-absl::Status PgStore::RecordMetrics(int64_t run_id, int attempt, const std::vector<MetricPointRecord>& points) {
-  std::vector<int64_t> steps;
-  std::vector<std::string> names;
-  std::vector<double> values;
+PgStore::PointColumns::PointColumns(const std::vector<MetricPointRecord>& points) {
+  std::vector<int64_t> step_values;
+  std::vector<std::string> name_values;
+  std::vector<double> value_values;
   for (const MetricPointRecord& p : points) {
-    steps.push_back(p.step);
-    names.push_back(SanitizeText(p.name));
-    values.push_back(p.value);
+    step_values.push_back(p.step);
+    name_values.push_back(SanitizeText(p.name));
+    value_values.push_back(p.value);
   }
+  steps = ArrayLiteral(step_values);
+  names = ArrayLiteral(name_values);
+  values = ArrayLiteral(value_values);
+}
+
+absl::Status PgStore::RecordMetrics(int64_t run_id, int attempt, const std::vector<MetricPointRecord>& points) {
+  const PointColumns columns(points);
   return Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
     GWO_RETURN_IF_ERROR(LockCurrentAttempt(conn, run_id, attempt).status());
     if (points.empty()) return absl::OkStatus();
@@ -171,8 +178,7 @@ absl::Status PgStore::RecordMetrics(int64_t run_id, int attempt, const std::vect
               "  SET step = excluded.step, attempt = excluded.attempt, value = excluded.value"
               "  WHERE (excluded.step, excluded.attempt) >= (l.step, l.attempt)) "
               "UPDATE runs SET step = greatest(step, (SELECT max(step) FROM pts)) WHERE id = $1",
-              {IdText(run_id), absl::StrCat(attempt), ArrayLiteral(steps), ArrayLiteral(names),
-               ArrayLiteral(values)})
+              {IdText(run_id), absl::StrCat(attempt), columns.steps, columns.names, columns.values})
         .status();
   });
 }

@@ -151,7 +151,8 @@ wait_state() {  # wait_state RUN STATE
   done
   return 1
 }
-long_spec crash >"$TMP/crash.yaml"
+# A crash is worth another attempt (see recovery_test.sh); max_restarts 0 fails it at once.
+{ long_spec crash; echo "max_restarts: 0"; } >"$TMP/crash.yaml"
 "$BIN/gwoctl" submit "$TMP/crash.yaml" >"$TMP/crash.out" 2>&1
 CRASH_EXP=$(sed -n 's/^submitted \(exp-[0-9]*\) .*/\1/p' "$TMP/crash.out")
 check "crash experiment starts running" wait_state "$CRASH_EXP" RUNNING

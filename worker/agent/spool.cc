@@ -16,9 +16,6 @@
 namespace gwo::worker {
 namespace {
 
-// Acknowledged records kept in reports.log before it is rewritten without them.
-constexpr int64_t kRewriteAfter = 2000;
-
 std::string Errno(const std::string& what) { return absl::StrCat(what, ": ", std::strerror(errno)); }
 
 std::string Record(const gwo::v1::WorkerMessage& m) {
@@ -31,7 +28,7 @@ std::string Record(const gwo::v1::WorkerMessage& m) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, int64_t rewrite_after) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create spool directory ", dir, ": ", ec.message()));
@@ -51,7 +48,7 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir) {
 
   const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return absl::InternalError(Errno(absl::StrCat("cannot open ", log_path)));
-  std::unique_ptr<Spool> spool(new Spool(dir, fd));
+  std::unique_ptr<Spool> spool(new Spool(dir, fd, rewrite_after));
   spool->acked_ = acked;
   spool->next_seq_ = acked + 1;
   size_t pos = 0;
@@ -107,7 +104,7 @@ absl::Status Spool::Ack(int64_t seq) {
     acked_in_file_ = 0;
     return absl::OkStatus();
   }
-  if (acked_in_file_ >= kRewriteAfter) return Rewrite();
+  if (acked_in_file_ >= rewrite_after_) return Rewrite();
   return absl::OkStatus();
 }
 

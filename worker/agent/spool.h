@@ -29,8 +29,9 @@ namespace gwo::worker {
 class Spool {
  public:
   // Opens (creating) the spool in `dir` and loads the reports not yet
-  // acknowledged. INTERNAL when the directory or its files cannot be used.
-  static absl::StatusOr<std::unique_ptr<Spool>> Open(const std::string& dir);
+  // acknowledged. reports.log is rewritten once `rewrite_after` acknowledged
+  // records pile up in it. INTERNAL when the directory or its files cannot be used.
+  static absl::StatusOr<std::unique_ptr<Spool>> Open(const std::string& dir, int64_t rewrite_after = 2000);
   ~Spool();
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
@@ -49,12 +50,14 @@ class Spool {
   int64_t acked() const { return acked_; }
 
  private:
-  Spool(std::string dir, int fd) : dir_(std::move(dir)), fd_(fd) {}
+  Spool(std::string dir, int fd, int64_t rewrite_after)
+      : dir_(std::move(dir)), fd_(fd), rewrite_after_(rewrite_after) {}
   // Replaces reports.log with the pending records only.
   absl::Status Rewrite();
 
   const std::string dir_;
   int fd_;                       // reports.log, opened for appending
+  const int64_t rewrite_after_;
   int64_t acked_ = 0;            // highest acknowledged seq
   int64_t next_seq_ = 1;
   int64_t acked_in_file_ = 0;    // acknowledged records still in reports.log

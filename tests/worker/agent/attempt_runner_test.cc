@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "spec/parse.h"
+#include "worker/trainer/checkpoint_format.h"
 
 namespace gwo::worker {
 namespace {
@@ -30,11 +32,15 @@ class AttemptRunnerTest : public ::testing::Test {
     return path;
   }
 
-  std::vector<gwo::v1::WorkerMessage> Run(const std::string& trainer, bool stop_after_start = false) {
+  // `resume_dirs`, `spec_yaml`: those of the assignment (defaults: none, a stub).
+  std::vector<gwo::v1::WorkerMessage> Run(const std::string& trainer, bool stop_after_start = false,
+                                          const std::vector<std::string>& resume_dirs = {},
+                                          const std::string& spec_yaml = "experiment: e\n") {
     gwo::v1::AssignAttempt a;
     a.mutable_attempt()->set_run_id(7);
     a.mutable_attempt()->set_attempt(2);
-    a.set_run_spec_yaml("experiment: e\n");
+    a.set_run_spec_yaml(spec_yaml);
+    for (const std::string& d : resume_dirs) a.add_resume_dirs(d);
     AttemptRunnerOptions o;
     o.trainer_path = trainer;
     o.attempt_dir = dir_ + "/attempt";
@@ -123,6 +129,58 @@ TEST_F(AttemptRunnerTest, MissingTrainerFails) {
   const auto& f = sent.back().finished();
   EXPECT_EQ(f.state(), gwo::v1::RUN_STATE_FAILED);
   EXPECT_NE(f.error().find("exit code 127"), std::string::npos) << f.error();
+}
+
+TEST_F(AttemptRunnerTest, FailuresSayWhetherAnotherAttemptMayHelp) {
+  EXPECT_TRUE(Run(Script("exit 1\n")).back().finished().retryable());
+  EXPECT_TRUE(Run(Script("kill -SEGV $$\n")).back().finished().retryable());
+  const gwo::v1::AttemptFinished f =
+      Run(Script("echo 'gwo-train: error: bad spec' >&2\nexit 2\n")).back().finished();
+  EXPECT_EQ(f.state(), gwo::v1::RUN_STATE_FAILED);
+  EXPECT_FALSE(f.retryable());
+  EXPECT_NE(f.error().find("(not retryable)"), std::string::npos) << f.error();
+}
+
+TEST_F(AttemptRunnerTest, LogLinesAreNumberedFromOneAcrossReports) {
+  auto sent = Run(Script("for i in $(seq 1 50); do echo line$i; sleep 0.02; done\n"));
+  int64_t expected = 1;
+  for (const auto& m : sent) {
+    if (!m.has_logs()) continue;
+    EXPECT_EQ(m.logs().first_line(), expected);
+    EXPECT_EQ(m.logs().lines(0), "line" + std::to_string(expected));
+    expected += m.logs().lines_size();
+  }
+  EXPECT_EQ(expected, 51);
+}
+
+TEST_F(AttemptRunnerTest, RestartedAttemptResumesFromTheNewestCheckpoint) {
+  spec::RunSpec spec;
+  spec.experiment = "e";
+  spec.data.path = dir_;
+  const std::string yaml = spec::RunSpecToYaml(spec);
+  const std::string earlier = dir_ + "/attempt-1/out";
+  std::filesystem::create_directories(earlier + "/checkpoints");
+  std::ofstream(earlier + "/checkpoints/step-10.ckpt", std::ios::binary)
+      << trainer::EncodeCheckpoint({yaml, "model", "state"});
+  std::ofstream(earlier + "/metrics.jsonl") << "{\"step\":5,\"name\":\"train_loss\",\"value\":2.5}\n"
+                                            << "{\"step\":15,\"name\":\"train_loss\",\"value\":2}\n";
+  // The stand-in shows its arguments and the metrics.jsonl it starts with.
+  auto sent = Run(Script("echo \"args: $*\"\ncat \"$4/metrics.jsonl\"\n"), false, {dir_ + "/missing", earlier}, yaml);
+  ASSERT_TRUE(sent.front().has_started());
+  EXPECT_EQ(sent.front().started().resumed_from_step(), 10);
+  std::vector<gwo::v1::MetricPoint> backfill;
+  std::string log;
+  for (const auto& m : sent) {
+    if (m.has_metrics() && m.metrics().backfill()) backfill.assign(m.metrics().points().begin(), m.metrics().points().end());
+    for (const std::string& line : m.logs().lines()) log += line + "\n";
+  }
+  ASSERT_EQ(backfill.size(), 1u);
+  EXPECT_EQ(backfill[0].step(), 5);
+  EXPECT_NE(log.find("--resume-from " + earlier + "/checkpoints/step-10.ckpt"), std::string::npos) << log;
+  EXPECT_NE(log.find("gwo-worker: resuming from"), std::string::npos) << log;
+  EXPECT_NE(log.find("{\"step\":5,"), std::string::npos) << "history carried into the new metrics.jsonl\n" << log;
+  EXPECT_EQ(log.find("{\"step\":15,"), std::string::npos) << log;
+  EXPECT_EQ(sent.back().finished().state(), gwo::v1::RUN_STATE_SUCCEEDED);
 }
 
 TEST(ParseMetricEvent, AcceptsOnlyWellFormedLines) {

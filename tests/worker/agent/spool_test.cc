@@ -26,8 +26,8 @@ class SpoolTest : public ::testing::Test {
     m.mutable_logs()->add_lines(line);
     return m;
   }
-  std::unique_ptr<Spool> Open() {
-    absl::StatusOr<std::unique_ptr<Spool>> s = Spool::Open(dir_);
+  std::unique_ptr<Spool> Open(int64_t rewrite_after = 2000) {
+    absl::StatusOr<std::unique_ptr<Spool>> s = Spool::Open(dir_, rewrite_after);
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *std::move(s) : nullptr;
   }
@@ -97,17 +97,21 @@ TEST_F(SpoolTest, TornLastRecordIsDropped) {
 }
 
 TEST_F(SpoolTest, ManyAcknowledgedRecordsAreCompactedAway) {
-  std::unique_ptr<Spool> spool = Open();
-  for (int i = 0; i < 2100; ++i) {
+  std::unique_ptr<Spool> spool = Open(/*rewrite_after=*/20);
+  for (int i = 0; i < 30; ++i) {
     gwo::v1::WorkerMessage m = Logs("line");
     ASSERT_TRUE(spool->Append(&m).ok());
   }
-  ASSERT_TRUE(spool->Ack(2050).ok());  // 50 stay pending, the rest is rewritten away
-  EXPECT_LT(std::filesystem::file_size(dir_ + "/reports.log"), 100u * 30u);
+  const auto before = std::filesystem::file_size(dir_ + "/reports.log");
+  ASSERT_TRUE(spool->Ack(25).ok());  // 5 stay pending, the rest is rewritten away
+  EXPECT_LT(std::filesystem::file_size(dir_ + "/reports.log"), before / 4);
+  gwo::v1::WorkerMessage m = Logs("after");
+  ASSERT_TRUE(spool->Append(&m).ok());  // appends go to the rewritten file
   spool.reset();
   spool = Open();
-  ASSERT_EQ(spool->pending().size(), 50u);
-  EXPECT_EQ(spool->pending().front().seq(), 2051);
+  ASSERT_EQ(spool->pending().size(), 6u);
+  EXPECT_EQ(spool->pending().front().seq(), 26);
+  EXPECT_EQ(spool->pending().back().logs().lines(0), "after");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -145,6 +146,19 @@ TEST_F(GwoTrainBinary, CompletesReportingEveryMetricAndWritesCheckpoint) {
   EXPECT_TRUE(std::filesystem::exists(dir_ / "out/final.ckpt"));
   EXPECT_THAT(Read("out/run.yaml"), HasSubstr("binary-test"));
   EXPECT_THAT(Read("stdout"), HasSubstr("final val_loss "));
+}
+
+// Exit code 2 tells gwo-worker that another attempt cannot help (the run fails at
+// once); 1, that it may (the run is retried).
+TEST_F(GwoTrainBinary, FailuresThatRetryingCannotFixExitWithCode2) {
+  Start("experiment: x\nmodel: {n_layer: -1}\n");
+  ReadEvents();
+  EXPECT_EQ(Wait(), 2) << Read("stderr");
+  EXPECT_THAT(Read("stderr"), HasSubstr("gwo-train: error: "));
+  // A context longer than the corpus can fill: the data cannot satisfy the spec.
+  Start(absl::StrReplaceAll(TinySpec(dir_ / "corpus", 5), {{"block_size: 16", "block_size: 100000"}}));
+  ReadEvents();
+  EXPECT_EQ(Wait(), 2) << Read("stderr");
 }
 
 TEST_F(GwoTrainBinary, SigtermStopsWithExitCode143AndNoCheckpoint) {
