@@ -90,6 +90,7 @@ absl::StatusOr<int64_t> Coordinator::RegisterWorker(const WorkerInfo& info,
     s.channel = channel;
     s.name = info.name;
     s.slots = info.slots;
+    s.gpus = info.gpus;
     s.running = reattached;
     s.last_seen = absl::Now();
     for (const AttemptKey& a : to_stop) channel->Stop(a.first, a.second, "attempt is no longer current");
@@ -141,7 +142,9 @@ void Coordinator::OnAttemptStarted(int64_t worker_id, int64_t run_id, int attemp
 void Coordinator::OnMetrics(int64_t worker_id, int64_t run_id, int attempt,
                             const std::vector<MetricPointRecord>& points) {
   Heartbeat(worker_id);
-  HandleReportStatus(worker_id, run_id, attempt, store_->RecordMetrics(run_id, attempt, points));
+  absl::Status s = store_->RecordMetrics(run_id, attempt, points);
+  if (s.ok()) observer().OnMetricsIngested(static_cast<int64_t>(points.size()));
+  HandleReportStatus(worker_id, run_id, attempt, s);
 }
 
 void Coordinator::OnLogs(int64_t worker_id, int64_t run_id, int attempt, const std::vector<std::string>& lines) {
@@ -158,6 +161,7 @@ void Coordinator::OnAttemptFinished(int64_t worker_id, int64_t run_id, int attem
   }
   if (s.ok()) {
     LogInfo(absl::StrCat("run ", run_id, " attempt ", attempt, " ended ", RunStateName(state)));
+    observer().OnAttemptFinished(state);
   }
   {
     absl::MutexLock lock(&mu_);
@@ -204,6 +208,7 @@ void Coordinator::Dispatch() {
       }
     }
     if (sent) {
+      observer().OnAttemptDispatched(a);
       LogInfo(absl::StrCat("run ", a.run_id, " (", a.run_name, ") attempt ", a.attempt, " -> worker ", worker_id));
     } else {
       // The worker left between planning and claiming: give the run back.
@@ -236,6 +241,13 @@ void Coordinator::DisconnectAll(const std::string& reason) {
 int Coordinator::ConnectedWorkers() {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(workers_.size());
+}
+
+std::vector<WorkerLoad> Coordinator::WorkerLoads() {
+  absl::MutexLock lock(&mu_);
+  std::vector<WorkerLoad> out;
+  for (const auto& [id, s] : workers_) out.push_back({s.slots, static_cast<int>(s.running.size()), s.gpus});
+  return out;
 }
 
 }  // namespace gwo::server

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/coordinator_observer.h"
 #include "server/store/store.h"
 
 namespace gwo::server {
@@ -41,6 +42,15 @@ struct CoordinatorOptions {
   absl::Duration worker_lease = absl::Seconds(30);
   // Interval a worker is asked to heartbeat at.
   absl::Duration heartbeat_interval = absl::Seconds(5);
+  // Told about dispatches, ingested metrics and finished attempts; not owned; may be null.
+  CoordinatorObserver* observer = nullptr;
+};
+
+// A connected worker's capacity and use, for metrics.
+struct WorkerLoad {
+  int slots = 0;
+  int running = 0;  // attempts running on it
+  int gpus = 0;     // CUDA devices it reported
 };
 
 struct SubmitResult {
@@ -95,12 +105,15 @@ class Coordinator {
 
   // Number of connected workers.
   int ConnectedWorkers();
+  // One entry per connected worker.
+  std::vector<WorkerLoad> WorkerLoads();
 
  private:
   struct Session {
     WorkerChannel* channel = nullptr;
     std::string name;
     int slots = 1;
+    int gpus = 0;
     std::set<AttemptKey> running;
     absl::Time last_seen;
   };
@@ -108,6 +121,10 @@ class Coordinator {
   // Tells the worker running `attempt` to stop it, if it is connected.
   void StopOnWorker(const AttemptOnWorker& attempt, const std::string& reason);
   void HandleReportStatus(int64_t worker_id, int64_t run_id, int attempt, const absl::Status& status);
+  CoordinatorObserver& observer() {
+    static CoordinatorObserver none;
+    return options_.observer != nullptr ? *options_.observer : none;
+  }
 
   Store* const store_;
   const CoordinatorOptions options_;

@@ -134,6 +134,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     info.devices_json = "[";
     for (int i = 0; i < r.devices_size(); ++i) {
       const auto& d = r.devices(i);
+      info.gpus += d.kind() == "cuda";
       absl::StrAppend(&info.devices_json, i ? "," : "", "{\"kind\":\"", d.kind(), "\",\"index\":", d.index(),
                       ",\"memory_bytes\":", d.memory_bytes(), "}");
     }

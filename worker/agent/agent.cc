@@ -26,6 +26,7 @@ void Agent::Shutdown() {
 }
 
 void Agent::Send(gwo::v1::WorkerMessage m) {
+  if (options_.observer != nullptr) options_.observer->OnReport(m);
   absl::MutexLock lock(&mu_);
   outbox_.push_back(std::move(m));
   cv_.Signal();
@@ -94,6 +95,7 @@ void Agent::Serve() {
   {
     absl::MutexLock lock(&mu_);
     connected_ = true;
+    if (options_.observer != nullptr) options_.observer->OnConnectionChanged(true);
     if (first.registered().heartbeat_interval_ms() > 0) {
       heartbeat_interval_ = absl::Milliseconds(first.registered().heartbeat_interval_ms());
     }
@@ -106,6 +108,7 @@ void Agent::Serve() {
   {
     absl::MutexLock lock(&mu_);
     connected_ = false;
+    if (options_.observer != nullptr) options_.observer->OnConnectionChanged(false);
     cv_.SignalAll();
   }
   ctx.TryCancel();

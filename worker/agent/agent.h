@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "gwo/v1/workers.grpc.pb.h"
+#include "worker/agent/agent_observer.h"
 #include "worker/agent/attempt_runner.h"
 
 namespace gwo::worker {
@@ -30,6 +31,7 @@ struct AgentOptions {
   std::string trainer_path;
   absl::Duration stop_grace = absl::Seconds(10);
   std::vector<gwo::v1::Device> devices;
+  AgentObserver* observer = nullptr;  // not owned; may be null
 };
 
 class Agent {
