@@ -117,40 +117,35 @@ bool Registry::Check(const std::string& name, const std::vector<std::string>& la
   return false;
 }
 
-Family<Counter>* Registry::AddCounter(const std::string& name, const std::string& help,
-                                      std::vector<std::string> label_names) {
+template <typename T>
+Family<T>* Registry::Add(const std::string& name, const std::string& help, MetricType type,
+                         std::vector<std::string> label_names, const std::vector<double>* bounds,
+                         std::function<std::unique_ptr<T>()> make) {
   absl::MutexLock lock(&mu_);
-  bool ok = Check(name, label_names, MetricType::kCounter, nullptr);
-  auto f = std::make_unique<Family<Counter>>(name, help, MetricType::kCounter, std::move(label_names),
-                                             [] { return std::make_unique<Counter>(); });
-  Family<Counter>* p = f.get();
+  bool ok = Check(name, label_names, type, bounds);
+  auto f = std::make_unique<Family<T>>(name, help, type, std::move(label_names), std::move(make));
+  Family<T>* p = f.get();
   families_.push_back(std::move(f));
   if (ok) valid_.push_back(p);
   return p;
+}
+
+Family<Counter>* Registry::AddCounter(const std::string& name, const std::string& help,
+                                      std::vector<std::string> label_names) {
+  return Add<Counter>(name, help, MetricType::kCounter, std::move(label_names), nullptr,
+                      [] { return std::make_unique<Counter>(); });
 }
 
 Family<Gauge>* Registry::AddGauge(const std::string& name, const std::string& help,
                                   std::vector<std::string> label_names) {
-  absl::MutexLock lock(&mu_);
-  bool ok = Check(name, label_names, MetricType::kGauge, nullptr);
-  auto f = std::make_unique<Family<Gauge>>(name, help, MetricType::kGauge, std::move(label_names),
-                                           [] { return std::make_unique<Gauge>(); });
-  Family<Gauge>* p = f.get();
-  families_.push_back(std::move(f));
-  if (ok) valid_.push_back(p);
-  return p;
+  return Add<Gauge>(name, help, MetricType::kGauge, std::move(label_names), nullptr,
+                    [] { return std::make_unique<Gauge>(); });
 }
 
 Family<Histogram>* Registry::AddHistogram(const std::string& name, const std::string& help,
                                           std::vector<std::string> label_names, std::vector<double> bounds) {
-  absl::MutexLock lock(&mu_);
-  bool ok = Check(name, label_names, MetricType::kHistogram, &bounds);
-  auto f = std::make_unique<Family<Histogram>>(name, help, MetricType::kHistogram, std::move(label_names),
-                                               [bounds] { return std::make_unique<Histogram>(bounds); });
-  Family<Histogram>* p = f.get();
-  families_.push_back(std::move(f));
-  if (ok) valid_.push_back(p);
-  return p;
+  return Add<Histogram>(name, help, MetricType::kHistogram, std::move(label_names), &bounds,
+                        [bounds] { return std::make_unique<Histogram>(bounds); });
 }
 
 void Registry::AddCollector(std::function<void()> collect) {

@@ -156,6 +156,10 @@ class Registry {
   static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
  private:
+  template <typename T>
+  Family<T>* Add(const std::string& name, const std::string& help, MetricType type,
+                 std::vector<std::string> label_names, const std::vector<double>* bounds,
+                 std::function<std::unique_ptr<T>()> make);
   // Checks the declaration; on error records it and returns false.
   bool Check(const std::string& name, const std::vector<std::string>& label_names, MetricType type,
              const std::vector<double>* bounds) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -5,7 +5,8 @@
 #  1. /metrics of both pass `promtool check metrics` and carry the expected values;
 #  2. the Grafana dashboard parses and queries only metrics that exist;
 #  3. a real Prometheus scrapes the coordinator and answers a query for a metric;
-#  4. readiness follows the worker's connection.
+#  4. readiness follows the database (coordinator) and the connection (worker);
+#     a lost database shows in gwo_database_errors_total.
 # Usage: observability_test.sh BIN_DIR SOURCE_DIR
 set -uo pipefail
 BIN=$1
@@ -182,7 +183,22 @@ for _ in $(seq 20); do
 done
 check "Prometheus scraped the worker too" test "$got" = 5
 
-# --- 4. Readiness follows the connection: the worker is not ready without a coordinator.
+# --- 4. Readiness. The database goes away (fast shutdown of the embedded
+# PostgreSQL, started by this test's coordinator): the coordinator is not ready,
+# still serves /metrics, and counts the failed reads as database errors.
+PG_PID=$(head -n 1 "$TMP/data/postgres/postmaster.pid" 2>/dev/null)
+[ -n "$PG_PID" ] || die "no postmaster.pid under $TMP/data/postgres"
+kill -INT "$PG_PID"
+dbdown=0
+for _ in $(seq 100); do [ "$(http_code "$CHTTP/readyz")" = 503 ] && { dbdown=1; break; }; sleep 0.2; done
+check "coordinator /readyz is 503 without its database" test $dbdown = 1
+check "coordinator /readyz names the database" bash -c "curl -s '$CHTTP/readyz' | grep -q 'not ready: database'"
+check "coordinator /metrics still answers" test "$(http_code "$CHTTP/metrics")" = 200
+curl -s "$CHTTP/metrics" >"$TMP/coordinator-nodb.prom"
+check "the failed reads count as database errors" \
+  gt "$TMP/coordinator-nodb.prom" 'gwo_database_errors_total{code="unavailable"}' 0
+
+# The worker is not ready without a coordinator.
 kill -TERM $COORD_PID
 notready=0
 for _ in $(seq 100); do [ "$(http_code "$WHTTP/readyz")" = 503 ] && { notready=1; break; }; sleep 0.2; done
