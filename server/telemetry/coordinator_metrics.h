@@ -22,7 +22,8 @@ class CoordinatorMetrics final : public CoordinatorObserver {
   // every scrape. `core` must outlive the registry's use.
   void Watch(Coordinator* core);
 
-  // CoordinatorObserver:
+  // CoordinatorObserver. OnAttemptDispatched reads the attempt's queue wait from
+  // the database (one indexed query per dispatch).
   void OnAttemptDispatched(const Assignment& assignment) override;
   void OnMetricsIngested(int64_t points) override;
   void OnAttemptFinished(RunState state) override;
