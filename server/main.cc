@@ -34,6 +34,10 @@ ABSL_FLAG(std::string, database_url, "",
 ABSL_FLAG(std::string, pg_bin_dir, "", "where initdb/pg_ctl are; default: newest /usr/lib/postgresql/*/bin");
 ABSL_FLAG(int, worker_lease_s, 30, "a worker silent this many seconds is considered lost");
 ABSL_FLAG(int, heartbeat_interval_s, 5, "heartbeat interval asked of workers");
+ABSL_FLAG(double, requeue_backoff_s, 5,
+          "a run whose attempt n was lost or crashed is requeued after min(this * 2^(n-1), "
+          "--max_requeue_backoff_s) seconds");
+ABSL_FLAG(double, max_requeue_backoff_s, 300, "upper bound of the requeue backoff");
 constexpr char kDefaultHttpListen[] = "127.0.0.1:9180";
 ABSL_FLAG(std::string, http_listen, kDefaultHttpListen,
           "HTTP address of /metrics, /healthz and /readyz (host:port; port 0 picks one; empty: none). "
@@ -91,9 +95,13 @@ int main(int argc, char** argv) {
   options.observer = &telemetry;
   options.worker_lease = absl::Seconds(absl::GetFlag(FLAGS_worker_lease_s));
   options.heartbeat_interval = absl::Seconds(absl::GetFlag(FLAGS_heartbeat_interval_s));
+  options.requeue_backoff = absl::Seconds(absl::GetFlag(FLAGS_requeue_backoff_s));
+  options.max_requeue_backoff = absl::Seconds(absl::GetFlag(FLAGS_max_requeue_backoff_s));
   gwo::server::Coordinator core(store->get(), options);
   telemetry.Watch(&core);
   if (!registry.status().ok()) return Fail(absl::StrCat("metrics: ", registry.status().message()));
+  // Workers that had attempts when the last coordinator stopped get a lease to come back in.
+  if (absl::Status s = core.Recover(); !s.ok()) return Fail(absl::StrCat("recovering state: ", s.message()));
   gwo::server::ExperimentServiceImpl experiments(&core);
   gwo::server::MetricServiceImpl metrics(&core);
   gwo::server::WorkerServiceImpl workers(&core);

@@ -48,8 +48,8 @@ CoordinatorMetrics::CoordinatorMetrics(metrics::Registry* registry, Store* store
       registry->AddCounter("gwo_attempts_dispatched_total", "Attempts claimed from the queue and sent to a worker.");
   attempts_finished_ =
       registry->AddCounter("gwo_attempts_finished_total", "Attempts that ended, by final state.", {"state"});
-  points_ingested_ =
-      registry->AddCounter("gwo_metric_points_ingested_total", "Metric points reported by workers and stored.");
+  points_ingested_ = registry->AddCounter("gwo_metric_points_ingested_total",
+                                          "Metric points accepted from workers (replays of stored points included).");
   workers_ = registry->AddGauge("gwo_workers", "Connected workers: busy (running an attempt) or idle.", {"state"});
   slots_ = registry->AddGauge("gwo_slots", "Attempt slots of connected workers: busy or free.", {"state"});
   gpus_ = registry->AddGauge("gwo_gpus",

@@ -22,7 +22,8 @@ const char* FinishedLabel(gwo::v1::RunState s) {
 WorkerMetrics::WorkerMetrics(metrics::Registry* registry, int slots, GpuQuery gpu_query)
     : gpu_query_(std::move(gpu_query)) {
   connected_gauge_ = registry->AddGauge("gwo_worker_connected", "1 while registered with the coordinator, else 0.");
-  connects_ = registry->AddCounter("gwo_worker_connects_total", "Registrations with the coordinator (reconnects included).");
+  connects_ = registry->AddCounter("gwo_worker_connects_total",
+                                   "Registrations with the coordinator (reconnects included).");
   slots_ = registry->AddGauge("gwo_worker_slots", "Attempts this worker runs at once.");
   running_ = registry->AddGauge("gwo_worker_attempts_running", "Attempts (gwo-train processes) running here.");
   finished_ = registry->AddCounter("gwo_worker_attempts_finished_total", "Attempts that ended here, by state.",
