@@ -10,6 +10,8 @@ packages=(
   libtorch-dev
   libopenblas0-pthread    # LibTorch's CPU matmuls: ~5x faster than the reference BLAS
   libgtest-dev libgmock-dev
+  libcivetweb-dev         # the HTTP server of /metrics, /healthz, /readyz
+  prometheus curl         # promtool and a Prometheus for the observability test
   libpython3.11-stdlib python3
 )
 

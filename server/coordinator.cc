@@ -181,9 +181,10 @@ absl::Status Coordinator::OnAttemptStarted(int64_t worker_id, int64_t run_id, in
 absl::Status Coordinator::OnMetrics(int64_t worker_id, int64_t run_id, int attempt,
                                     const std::vector<MetricPointRecord>& points, bool backfill) {
   Heartbeat(worker_id);
-  return Settle(worker_id, run_id, attempt,
-                backfill ? store_->BackfillMetrics(run_id, attempt, points)
-                         : store_->RecordMetrics(run_id, attempt, points));
+  absl::Status s = backfill ? store_->BackfillMetrics(run_id, attempt, points)
+                            : store_->RecordMetrics(run_id, attempt, points);
+  if (s.ok()) observer().OnMetricsIngested(static_cast<int64_t>(points.size()));
+  return Settle(worker_id, run_id, attempt, s);
 }
 
 absl::Status Coordinator::OnLogs(int64_t worker_id, int64_t run_id, int attempt,
@@ -205,6 +206,7 @@ absl::Status Coordinator::OnAttemptFinished(int64_t worker_id, int64_t run_id, i
   if (s.ok()) {
     LogInfo(absl::StrCat("run ", run_id, " attempt ", attempt, " ended ", RunStateName(state),
                          state == RunState::kFailed && retryable ? " (retryable)" : ""));
+    observer().OnAttemptFinished(state);
   }
   {
     absl::MutexLock lock(&mu_);
@@ -266,6 +268,13 @@ int Coordinator::ConnectedWorkers() {
   int n = 0;
   for (const auto& [id, s] : workers_) n += s.channel != nullptr;
   return n;
+}
+
+std::vector<WorkerLoad> Coordinator::WorkerLoads() {
+  absl::MutexLock lock(&mu_);
+  std::vector<WorkerLoad> out;
+  for (const auto& [id, s] : workers_) out.push_back({s.slots, static_cast<int>(s.running.size()), static_cast<int>(s.gpus.size())});
+  return out;
 }
 
 }  // namespace gwo::server

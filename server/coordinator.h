@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/scheduler.h"
+#include "server/coordinator_observer.h"
 #include "server/store/store.h"
 
 namespace gwo::server {
@@ -57,6 +58,8 @@ struct CoordinatorOptions {
   absl::Duration max_requeue_backoff = absl::Minutes(5);
   // Fair-share weight per project (resources.project); unlisted projects weigh 1.
   std::map<std::string, double> project_weights;
+  // Told about dispatches, ingested metrics and finished attempts; not owned; may be null.
+  CoordinatorObserver* observer = nullptr;
 };
 
 // A queued run as `gwoctl queue` shows it (see Coordinator::Queue).
@@ -70,6 +73,13 @@ struct QueueEntry {
   int position = 0;           // 1-based; 0 for a run being placed now
   std::string reason;         // why it waits, from the scheduler
   std::optional<double> eta_s;  // estimated seconds until it starts
+};
+
+// A connected worker's capacity and use, for metrics.
+struct WorkerLoad {
+  int slots = 0;
+  int running = 0;  // attempts running on it
+  int gpus = 0;     // CUDA devices it reported
 };
 
 struct SubmitResult {
@@ -151,6 +161,8 @@ class Coordinator {
 
   // Number of connected workers.
   int ConnectedWorkers();
+  // One entry per connected worker.
+  std::vector<WorkerLoad> WorkerLoads();
 
  private:
   // A worker the coordinator knows: connected, or disconnected within its lease.
@@ -165,6 +177,10 @@ class Coordinator {
 
   // Tells the worker running `attempt` to stop it, if it is connected.
   void StopOnWorker(const AttemptOnWorker& attempt, const std::string& reason);
+  CoordinatorObserver& observer() {
+    static CoordinatorObserver none;
+    return options_.observer != nullptr ? *options_.observer : none;
+  }
   // The outcome of a report for the worker: OK or UNAVAILABLE (see OnMetrics).
   absl::Status Settle(int64_t worker_id, int64_t run_id, int attempt, const absl::Status& status);
   // The scheduler's input: connected workers (from the sessions) and the queue.

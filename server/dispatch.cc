@@ -104,6 +104,7 @@ void Coordinator::DispatchPass(bool even_without_workers) {
       }
     }
     if (sent) {
+      observer().OnAttemptDispatched(a);
       LogInfo(absl::StrCat("run ", a.run_id, " (", a.run_name, ") attempt ", a.attempt, " -> worker ", p.worker_id,
                            a.gpus.empty() ? "" : absl::StrCat(" with ", a.gpus.size(), " GPU(s)")));
     } else {

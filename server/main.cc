@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/metrics/http_server.h"
 #include "common/signals.h"
 #include "grpcpp/grpcpp.h"
 #include "server/coordinator.h"
@@ -24,6 +25,8 @@
 #include "server/rpc/worker_service.h"
 #include "server/store/embedded_postgres.h"
 #include "server/store/store.h"
+#include "server/telemetry/coordinator_metrics.h"
+#include "server/telemetry/rpc_metrics.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC listen address (host:port; port 0 picks one)");
 ABSL_FLAG(std::string, data_dir, "",
@@ -40,6 +43,10 @@ ABSL_FLAG(double, requeue_backoff_s, 5,
 ABSL_FLAG(double, max_requeue_backoff_s, 300, "upper bound of the requeue backoff");
 ABSL_FLAG(std::string, project_weights, "",
           "fair-share weights of projects (resources.project), e.g. \"vision=2,nlp=1\"; unlisted projects weigh 1");
+constexpr char kDefaultHttpListen[] = "127.0.0.1:9180";
+ABSL_FLAG(std::string, http_listen, kDefaultHttpListen,
+          "HTTP address of /metrics, /healthz and /readyz (host:port; port 0 picks one; empty: none). "
+          "If the default address is taken the coordinator runs without it; another address must work");
 
 namespace {
 
@@ -87,7 +94,10 @@ int main(int argc, char** argv) {
   if (!store.ok()) return Fail(absl::StrCat("database: ", store.status().message()));
   if (absl::Status s = (*store)->Migrate(); !s.ok()) return Fail(absl::StrCat("migrations: ", s.message()));
 
+  gwo::metrics::Registry registry;
+  gwo::server::CoordinatorMetrics telemetry(&registry, store->get());
   gwo::server::CoordinatorOptions options;
+  options.observer = &telemetry;
   options.worker_lease = absl::Seconds(absl::GetFlag(FLAGS_worker_lease_s));
   options.heartbeat_interval = absl::Seconds(absl::GetFlag(FLAGS_heartbeat_interval_s));
   options.requeue_backoff = absl::Seconds(absl::GetFlag(FLAGS_requeue_backoff_s));
@@ -101,6 +111,8 @@ int main(int argc, char** argv) {
     options.project_weights[kv.first] = weight;
   }
   gwo::server::Coordinator core(store->get(), options);
+  telemetry.Watch(&core);
+  if (!registry.status().ok()) return Fail(absl::StrCat("metrics: ", registry.status().message()));
   // Workers that had attempts when the last coordinator stopped get a lease to come back in.
   if (absl::Status s = core.Recover(); !s.ok()) return Fail(absl::StrCat("recovering state: ", s.message()));
   gwo::server::ExperimentServiceImpl experiments(&core);
@@ -115,6 +127,35 @@ int main(int argc, char** argv) {
   builder.RegisterService(&metrics);
   builder.RegisterService(&workers);
   builder.RegisterService(&queue);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(gwo::server::MakeRpcMetricsInterceptorFactory(
+      telemetry.rpc_duration(), {gwo::v1::ExperimentService::service_full_name(),
+                                 gwo::v1::MetricService::service_full_name(),
+                                 gwo::v1::WorkerService::service_full_name(),
+                                 gwo::v1::QueueService::service_full_name()}));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+
+  // Ready: the database answers and the gRPC server is serving.
+  std::atomic<bool> serving{false};
+  std::unique_ptr<gwo::metrics::HttpServer> http;
+  if (const std::string addr = absl::GetFlag(FLAGS_http_listen); !addr.empty()) {
+    gwo::server::Store* db = store->get();
+    auto started = gwo::metrics::ServeTelemetry(addr, &registry, [&serving, db]() -> absl::Status {
+      if (!serving.load()) return absl::UnavailableError("gRPC server not serving");
+      absl::StatusOr<int> version = db->SchemaVersion();
+      if (!version.ok()) return absl::UnavailableError(absl::StrCat("database: ", version.status().message()));
+      return absl::OkStatus();
+    });
+    if (started.ok()) {
+      http = std::move(*started);
+      std::cout << "gwo-coordinator serving /metrics, /healthz, /readyz on http://"
+                << addr.substr(0, addr.rfind(':')) << ":" << http->port() << std::endl;
+    } else if (addr != kDefaultHttpListen) {
+      return Fail(std::string(started.status().message()));
+    } else {
+      gwo::LogWarning(absl::StrCat(started.status().message(), "; running without /metrics (see --http_listen)"));
+    }
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("cannot listen on ", absl::GetFlag(FLAGS_listen), " (address in use?)"));
@@ -123,6 +164,7 @@ int main(int argc, char** argv) {
   host = host.substr(0, host.rfind(':'));
   // Tests and scripts wait for this line.
   std::cout << "gwo-coordinator listening on " << host << ":" << port << " (" << database_desc << ")" << std::endl;
+  serving = true;
 
   std::atomic<bool> stopping{false};
   std::thread sweeper([&] {
@@ -136,10 +178,12 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   gwo::LogInfo(absl::StrCat("received signal ", sig, ", shutting down"));
   stopping = true;
+  serving = false;
   sweeper.join();
   core.DisconnectAll("coordinator shutting down");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server.reset();
+  http.reset();  // before the core and the store its handlers read
   store->reset();
   embedded.reset();  // stops PostgreSQL
   gwo::LogInfo("stopped");

@@ -26,6 +26,12 @@ ExperimentState DeriveState(bool cancelled, const std::map<RunState, int>& count
 }  // namespace
 
 absl::Status PgStore::Run(Mode mode, const Body& body) {
+  absl::Status st = RunTransaction(mode, body);
+  if (!st.ok() && error_hook_) error_hook_(st);
+  return st;
+}
+
+absl::Status PgStore::RunTransaction(Mode mode, const Body& body) {
   absl::Status st;
   for (int i = 0; i < kTransactionTries; ++i) {
     GWO_ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());

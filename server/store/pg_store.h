@@ -63,6 +63,9 @@ class PgStore final : public Store {
                                                                const std::vector<std::string>& names) override;
   absl::StatusOr<std::vector<std::string>> TailLogs(int64_t run_id, int n) override;
 
+  absl::StatusOr<std::map<RunState, int64_t>> CountRunsByState() override;
+  absl::StatusOr<absl::Duration> QueueWait(int64_t run_id, int attempt) override;
+
  private:
   enum class Mode {
     kReadWrite,  // BEGIN ... COMMIT
@@ -74,6 +77,8 @@ class PgStore final : public Store {
   // `body` must be safe to run again from the start: it is, after a lost
   // connection before COMMIT or a deadlock.
   absl::Status Run(Mode mode, const Body& body);
+  // Run without the error hook.
+  absl::Status RunTransaction(Mode mode, const Body& body);
 
   // NOT_FOUND unless the row exists. `what` names it in the message ("run").
   static absl::Status RequireRow(PgConnection& conn, const char* table, const char* what, int64_t id);

@@ -8,6 +8,7 @@
 #define GWO_SERVER_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -285,6 +286,21 @@ class Store {
       int64_t run_id, const std::vector<std::string>& names) = 0;
   // The last `n` log lines of the run (all attempts, in order).
   virtual absl::StatusOr<std::vector<std::string>> TailLogs(int64_t run_id, int n) = 0;
+
+  // --- Telemetry (pg_store_telemetry.cc) ---
+  // Number of runs in each state; every state is present (0 when none).
+  virtual absl::StatusOr<std::map<RunState, int64_t>> CountRunsByState() = 0;
+  // How long the attempt waited in the queue: from the run's creation (attempt 1)
+  // or the end of the previous attempt, to this attempt's claim. NOT_FOUND when
+  // the attempt does not exist.
+  virtual absl::StatusOr<absl::Duration> QueueWait(int64_t run_id, int attempt) = 0;
+  // Called with the error of every database transaction that ends in one, after
+  // retries (callers' own errors, NOT_FOUND, FAILED_PRECONDITION, included: the
+  // hook decides what to count). Set before the store is used; may be empty.
+  void set_error_hook(std::function<void(const absl::Status&)> hook) { error_hook_ = std::move(hook); }
+
+ protected:
+  std::function<void(const absl::Status&)> error_hook_;
 };
 
 }  // namespace gwo::server

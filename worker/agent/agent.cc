@@ -28,6 +28,7 @@ void Agent::Shutdown() {
 }
 
 void Agent::Send(gwo::v1::WorkerMessage m) {
+  if (options_.observer != nullptr) options_.observer->OnReport(m);
   absl::MutexLock lock(&mu_);
   if (absl::Status s = spool_->Append(&m); !s.ok()) {
     LogError(absl::StrCat("spooling report ", m.seq(), " (kept in memory): ", s.ToString()));
@@ -108,6 +109,7 @@ void Agent::Serve() {
     connected_ = true;
     sent_seq_ = 0;  // everything not acknowledged goes out again on this stream
     ack_progress_ = absl::Now();
+    if (options_.observer != nullptr) options_.observer->OnConnectionChanged(true);
     if (first.registered().heartbeat_interval_ms() > 0) {
       heartbeat_interval_ = absl::Milliseconds(first.registered().heartbeat_interval_ms());
     }
@@ -120,6 +122,7 @@ void Agent::Serve() {
   {
     absl::MutexLock lock(&mu_);
     connected_ = false;
+    if (options_.observer != nullptr) options_.observer->OnConnectionChanged(false);
     cv_.SignalAll();
   }
   ctx.TryCancel();

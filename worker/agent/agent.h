@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "gwo/v1/workers.grpc.pb.h"
+#include "worker/agent/agent_observer.h"
 #include "worker/agent/attempt_runner.h"
 #include "worker/agent/spool.h"
 
@@ -41,6 +42,7 @@ struct AgentOptions {
   // worker its attempts.
   absl::Duration max_reconnect_backoff = absl::Seconds(10);
   std::vector<gwo::v1::Device> devices;
+  AgentObserver* observer = nullptr;  // not owned; may be null
 };
 
 class Agent {

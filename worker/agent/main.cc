@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -14,9 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/metrics/http_server.h"
 #include "common/signals.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/devices.h"
+#include "worker/agent/worker_metrics.h"
 
 ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
 ABSL_FLAG(std::string, name, "", "worker name (unique); default: the host name");
@@ -28,6 +31,9 @@ ABSL_FLAG(double, resend_after_s, 3, "unacknowledged reports are sent again afte
 ABSL_FLAG(double, max_reconnect_backoff_s, 10,
           "longest wait between reconnect attempts (exponential backoff with jitter up to it); keep it "
           "below the coordinator's --worker_lease_s");
+ABSL_FLAG(std::string, http_listen, "",
+          "HTTP address of /metrics, /healthz and /readyz (host:port, e.g. 127.0.0.1:9181; port 0 picks one); "
+          "default: none");
 
 namespace {
 
@@ -74,6 +80,32 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  gwo::metrics::Registry registry;
+  gwo::worker::WorkerMetrics telemetry(&registry, o.slots,
+                                       gpus > 0 ? gwo::worker::WorkerMetrics::GpuQuery(gwo::worker::QueryGpuStats)
+                                                : nullptr);
+  o.observer = &telemetry;
+  if (!registry.status().ok()) {
+    std::cerr << "gwo-worker: error: metrics: " << registry.status().message() << "\n";
+    return 1;
+  }
+  std::unique_ptr<gwo::metrics::HttpServer> http;
+  if (const std::string addr = absl::GetFlag(FLAGS_http_listen); !addr.empty()) {
+    // Ready: registered with the coordinator.
+    auto started = gwo::metrics::ServeTelemetry(addr, &registry, [&telemetry]() -> absl::Status {
+      if (!telemetry.connected()) return absl::UnavailableError("not connected to the coordinator");
+      return absl::OkStatus();
+    });
+    if (!started.ok()) {
+      std::cerr << "gwo-worker: error: " << started.status().message() << "\n";
+      return 1;
+    }
+    http = std::move(*started);
+    std::cout << "gwo-worker serving /metrics, /healthz, /readyz on http://" << addr.substr(0, addr.rfind(':'))
+              << ":" << http->port() << std::endl;
+  }
+
+
   // Reports not yet acknowledged survive a restart of the worker here.
   auto spool = gwo::worker::Spool::Open(o.work_dir + "/spool");
   if (!spool.ok()) {
@@ -92,5 +124,6 @@ int main(int argc, char** argv) {
   agent.Run();
   // Run returns only after Shutdown, which the signal thread called.
   signals.join();
+  http.reset();  // before the registry and telemetry its handlers read
   return 0;
 }
