@@ -33,7 +33,10 @@ torch::Tensor OrthogonalFeatures(int64_t m, int64_t d, const torch::TensorOption
   std::vector<torch::Tensor> blocks;
   for (int64_t rows = 0; rows < m; rows += d) {
     const torch::Tensor gaussian = torch::randn({d, d}, options.dtype(torch::kFloat));
-    const torch::Tensor orthogonal = std::get<0>(at::linalg_qr(gaussian));  // (d, d), columns orthonormal
+    const auto [q, r] = at::linalg_qr(gaussian);  // q (d, d): columns orthonormal
+    // Signs fixed so that diag(r) > 0: only then is q uniformly (Haar) distributed and
+    // each row an isotropic direction (otherwise the kernel estimate is biased).
+    const torch::Tensor orthogonal = q * torch::sign(torch::diagonal(r)).unsqueeze(0);
     blocks.push_back(orthogonal.t().narrow(0, 0, std::min(d, m - rows)));
   }
   const torch::Tensor directions = torch::cat(blocks, 0);                       // (m, d)
