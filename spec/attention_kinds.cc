@@ -3,7 +3,10 @@
 namespace gwo::spec {
 
 const std::vector<absl::string_view>& AttentionKinds() {
-  static const auto* kinds = new std::vector<absl::string_view>{"standard"};
+  // Same order as the registry (worker/attention/registry.cc).
+  static const auto* kinds = new std::vector<absl::string_view>{
+      "standard",     "factorized", "sliding_window", "mask_mixture", "learned_mask",
+      "performer",    "nsa",        "natural",        "linear"};
   return *kinds;
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "spec/attention_kinds.h"
 #include "spec/parse_internal.h"
+#include "spec/parse_attention.h"
 #include "spec/yaml_reader.h"
 
 namespace gwo::spec {
@@ -68,25 +69,6 @@ void ReadModel(const YAML::Node& node, const std::string& path, ErrorList* error
     errors->Add(mark("n_kv_head"), r.Path("n_kv_head"),
                 absl::StrCat("must divide n_head (", m->n_head, "), got ", m->n_kv_head));
   }
-}
-
-void ReadAttention(const YAML::Node& node, const std::string& path, ErrorList* errors,
-                   AttentionSpec* a) {
-  MapReader r(node, path, errors);
-  std::string kind = a->kind;
-  r.String("kind", &kind);
-  if (r.Has("kind")) {
-    bool known = false;
-    for (absl::string_view k : AttentionKinds()) known = known || k == kind;
-    if (known) {
-      a->kind = kind;
-    } else {
-      errors->Add(r.Get("kind").Mark(), r.Path("kind"),
-                  absl::StrCat("unknown attention kind \"", kind,
-                               "\"; expected one of: ", absl::StrJoin(AttentionKinds(), ", ")));
-    }
-  }
-  r.Finish();
 }
 
 void ReadData(const YAML::Node& node, const std::string& path, ErrorList* errors, DataSpec* d,
@@ -340,9 +322,8 @@ std::string RunSpecToYaml(const RunSpec& r) {
   internal::WriteInit(r.model, &out);
   out << YAML::EndMap;
 
-  out << YAML::Key << "attention" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "kind" << YAML::Value << r.attention.kind;
-  out << YAML::EndMap;
+  out << YAML::Key << "attention" << YAML::Value;
+  WriteAttention(r.attention, &out);
 
   out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << r.data.name;

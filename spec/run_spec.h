@@ -47,9 +47,53 @@ struct ModelSpec {
   SourceLocation init_location;           // where `init` was written; not serialized
 };
 
+// Options of each attention kind (worker/attention/<kind>.cc states the math). In
+// YAML they sit flat next to `kind:`; only the options of the named kind are accepted
+// (spec/parse_attention.cc). A variant that names another kind starts from that
+// kind's defaults.
+struct FactorizedOptions {
+  int rank = 0;            // interaction rank r of q_w1, q_w2, k_w3, k_w4; 0: head_dim
+  double gate_init = -2.0; // initial alpha_q, alpha_k (pre-sigmoid; gate ~0.12)
+};
+struct SlidingWindowOptions {
+  int window = 64;      // keys t-window+1 .. t are visible to query t
+  int sink_tokens = 0;  // the first N keys are visible to every query too
+};
+struct MaskMixtureOptions {
+  std::vector<int> windows = {16, 64};  // one sliding-window mask per size
+  int stride = 8;        // strided mask: keys with (t - s) % stride == 0; 0: none
+  int sink_tokens = 4;   // sink mask: keys s < N (and the diagonal); 0: none
+  std::string per = "head";  // mixture weights per "head" or one set per "layer"
+};
+struct LearnedMaskOptions {
+  int block = 16;  // key block size the gating network scores
+  int top_k = 4;   // past blocks kept per query (the query's own block is always kept)
+  std::string relaxation = "straight_through";  // or "soft" (kept blocks weighted by their gate)
+};
+struct PerformerOptions {
+  int features = 64;            // random features m
+  int64_t redraw_interval = 0;  // redraw the features every N training forwards; 0: never
+};
+struct NsaOptions {
+  int block = 16;           // compression and selection block length
+  int stride = 16;          // step between compressed blocks (<= block)
+  int selected_blocks = 4;  // blocks the selection branch keeps per query (incl. its own)
+  int window = 64;          // sliding-window branch width
+};
+struct LinearOptions {
+  std::string normalize = "count";  // "count": divide by the number of keys t+1; "none"
+};
+
 // Which attention variant each block uses (kinds: see spec/attention_kinds.h).
 struct AttentionSpec {
   std::string kind = "standard";
+  FactorizedOptions factorized;
+  SlidingWindowOptions sliding_window;
+  MaskMixtureOptions mask_mixture;
+  LearnedMaskOptions learned_mask;
+  PerformerOptions performer;
+  NsaOptions nsa;
+  LinearOptions linear;
 };
 
 // A corpus and how it is tokenized and split.

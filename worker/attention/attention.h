@@ -37,6 +37,25 @@ struct AttentionCapture {
 // A causal attention variant. Subclasses register their parameters and buffers in
 // their constructor like any torch::nn::Module, so they are saved, moved and
 // trained with the model that holds them.
+//
+// Where a variant's own parameters live (to select "the new attention parameters"
+// by path): the model registers the variant as module "attention" of each block, so
+// they are named
+//   gpt2:  h.<N>.attn.attention.<name>                (HF: transformer.h.<N>.attn.attention.<name>)
+//   qwen3: model.layers.<N>.self_attn.attention.<name>
+// and nothing else in the model has ".attention." in its name. The kinds
+// (worker/attention/<kind>.cc) and their parameters:
+//   standard, natural, linear: none
+//   factorized: ln_q.{weight,bias}, ln_k.*, q_w1.*, q_w2.*, q_out.*, k_w3.*, k_w4.*,
+//               k_out.*, alpha_q, alpha_k, log_temperature
+//   mask_mixture: mix_logits;  learned_mask: gate_q.*, gate_k.*
+//   nsa: compress_k.*, compress_v.*, gate.*;  performer: buffer omega (not trained)
+//
+// Capture per kind: probs always; scores for standard, factorized, sliding_window,
+// mask_mixture, learned_mask and natural (undefined for performer, nsa, linear). For
+// linear, probs are signed weights whose rows need not sum to 1; for nsa, probs are
+// the gate-weighted mix of its branches (approximate for the compressed branch).
+// natural records scores on every forward, capture on or not (natural.h).
 class Attention : public torch::nn::Module {
  public:
   explicit Attention(std::string name) : torch::nn::Module(std::move(name)) {}

@@ -3,6 +3,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "worker/attention/factorized.h"
+#include "worker/attention/learned_mask.h"
+#include "worker/attention/linear.h"
+#include "worker/attention/mask_mixture.h"
+#include "worker/attention/natural.h"
+#include "worker/attention/nsa.h"
+#include "worker/attention/performer.h"
+#include "worker/attention/sliding_window.h"
 #include "worker/attention/standard.h"
 
 namespace gwo::attention {
@@ -11,10 +19,44 @@ namespace {
 std::shared_ptr<Attention> MakeStandard(const spec::AttentionSpec&, const AttentionDims& dims) {
   return std::make_shared<StandardAttention>(dims);
 }
+std::shared_ptr<Attention> MakeFactorized(const spec::AttentionSpec& s, const AttentionDims& dims) {
+  return std::make_shared<FactorizedAttention>(dims, s.factorized);
+}
+std::shared_ptr<Attention> MakeSlidingWindow(const spec::AttentionSpec& s,
+                                             const AttentionDims& dims) {
+  return std::make_shared<SlidingWindowAttention>(dims, s.sliding_window);
+}
+std::shared_ptr<Attention> MakeMaskMixture(const spec::AttentionSpec& s, const AttentionDims& dims) {
+  return std::make_shared<MaskMixtureAttention>(dims, s.mask_mixture);
+}
+std::shared_ptr<Attention> MakeLearnedMask(const spec::AttentionSpec& s, const AttentionDims& dims) {
+  return std::make_shared<LearnedMaskAttention>(dims, s.learned_mask);
+}
+std::shared_ptr<Attention> MakePerformer(const spec::AttentionSpec& s, const AttentionDims& dims) {
+  return std::make_shared<PerformerAttention>(dims, s.performer);
+}
+std::shared_ptr<Attention> MakeNsa(const spec::AttentionSpec& s, const AttentionDims& dims) {
+  return std::make_shared<NsaAttention>(dims, s.nsa);
+}
+std::shared_ptr<Attention> MakeNatural(const spec::AttentionSpec&, const AttentionDims& dims) {
+  return std::make_shared<NaturalAttention>(dims);
+}
+std::shared_ptr<Attention> MakeLinear(const spec::AttentionSpec& s, const AttentionDims& dims) {
+  return std::make_shared<LinearAttention>(dims, s.linear);
+}
 
 // Constant-initialised (no static initialiser runs, nothing for the linker to drop).
+// Same order as spec::AttentionKinds().
 constexpr RegistryEntry kRegistry[] = {
     {"standard", &MakeStandard},
+    {"factorized", &MakeFactorized},
+    {"sliding_window", &MakeSlidingWindow},
+    {"mask_mixture", &MakeMaskMixture},
+    {"learned_mask", &MakeLearnedMask},
+    {"performer", &MakePerformer},
+    {"nsa", &MakeNsa},
+    {"natural", &MakeNatural},
+    {"linear", &MakeLinear},
 };
 
 }  // namespace
