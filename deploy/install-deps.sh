@@ -11,6 +11,7 @@ packages=(
   libopenblas0-pthread    # LibTorch's CPU matmuls: ~5x faster than the reference BLAS
   libgtest-dev libgmock-dev
   libpython3.11-stdlib python3
+  python3-grpcio python3-protobuf  # the dashboard contract test: a Python client generated from proto/
 )
 
 # Node.js and npm fetch the npm packages that deploy/prepare-corpora.sh prepares

@@ -141,12 +141,16 @@ void Coordinator::OnAttemptStarted(int64_t worker_id, int64_t run_id, int attemp
 void Coordinator::OnMetrics(int64_t worker_id, int64_t run_id, int attempt,
                             const std::vector<MetricPointRecord>& points) {
   Heartbeat(worker_id);
-  HandleReportStatus(worker_id, run_id, attempt, store_->RecordMetrics(run_id, attempt, points));
+  absl::Status s = store_->RecordMetrics(run_id, attempt, points);
+  if (s.ok()) live_feed_.Notify(run_id);
+  HandleReportStatus(worker_id, run_id, attempt, s);
 }
 
 void Coordinator::OnLogs(int64_t worker_id, int64_t run_id, int attempt, const std::vector<std::string>& lines) {
   Heartbeat(worker_id);
-  HandleReportStatus(worker_id, run_id, attempt, store_->AppendLogs(run_id, attempt, lines));
+  absl::Status s = store_->AppendLogs(run_id, attempt, lines);
+  if (s.ok()) live_feed_.Notify(run_id);
+  HandleReportStatus(worker_id, run_id, attempt, s);
 }
 
 void Coordinator::OnAttemptFinished(int64_t worker_id, int64_t run_id, int attempt, RunState state,
@@ -158,6 +162,7 @@ void Coordinator::OnAttemptFinished(int64_t worker_id, int64_t run_id, int attem
   }
   if (s.ok()) {
     LogInfo(absl::StrCat("run ", run_id, " attempt ", attempt, " ended ", RunStateName(state)));
+    live_feed_.Notify(run_id);
   }
   {
     absl::MutexLock lock(&mu_);

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/live_feed.h"
 #include "server/store/store.h"
 
 namespace gwo::server {
@@ -57,6 +58,8 @@ class Coordinator {
 
   Store* store() const { return store_; }
   const CoordinatorOptions& options() const { return options_; }
+  // Woken after metrics or logs of a run are committed and when an attempt ends.
+  LiveFeed& live_feed() { return live_feed_; }
 
   // Validates the spec (INVALID_ARGUMENT naming file:line:column; nothing is
   // stored then), checks each dataset has a non-empty corpus, expands it and
@@ -115,6 +118,7 @@ class Coordinator {
   absl::Mutex dispatch_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex mu_;
   std::map<int64_t, Session> workers_ ABSL_GUARDED_BY(mu_);
+  LiveFeed live_feed_;
 };
 
 }  // namespace gwo::server

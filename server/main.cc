@@ -18,6 +18,8 @@
 #include "grpcpp/grpcpp.h"
 #include "server/coordinator.h"
 #include "server/rpc/experiment_service.h"
+#include "server/rpc/metric_service.h"
+#include "server/rpc/report_service.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/embedded_postgres.h"
 #include "server/store/store.h"
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
   gwo::server::Coordinator core(store->get(), options);
   gwo::server::ExperimentServiceImpl experiments(&core);
   gwo::server::MetricServiceImpl metrics(&core);
+  gwo::server::ReportServiceImpl reports(&core);
   gwo::server::WorkerServiceImpl workers(&core);
 
   grpc::ServerBuilder builder;
@@ -91,6 +94,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&experiments);
   builder.RegisterService(&metrics);
+  builder.RegisterService(&reports);
   builder.RegisterService(&workers);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
