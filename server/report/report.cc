@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <set>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 
 namespace gwo::server::report {
 namespace {
@@ -18,9 +16,10 @@ using BySeed = std::map<std::string, std::map<int64_t, double>>;
 
 }  // namespace
 
-absl::StatusOr<Report> BuildReport(const std::vector<RunFinals>& runs, const std::string& baseline,
-                                   const std::vector<std::string>& only_metrics) {
+Report BuildReport(const std::vector<RunFinals>& runs, const std::string& baseline,
+                   const std::vector<std::string>& only_metrics) {
   Report out;
+  out.baseline_variant = baseline;
   if (runs.empty()) return out;
   const std::set<std::string> keep(only_metrics.begin(), only_metrics.end());
   std::map<std::pair<std::string, std::string>, std::vector<const RunFinals*>> groups;
@@ -33,14 +32,11 @@ absl::StatusOr<Report> BuildReport(const std::vector<RunFinals>& runs, const std
       if (keep.empty() || keep.count(name)) names.insert(name);
     }
   }
-  out.baseline_variant = baseline.empty() ? runs.front().variant : baseline;
+  if (out.baseline_variant.empty()) out.baseline_variant = runs.front().variant;
   auto base_it = std::find(out.variants.begin(), out.variants.end(), out.baseline_variant);
-  if (base_it == out.variants.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("baseline variant \"", baseline,
-                                                   "\" is not a variant of the experiment; expected one of: ",
-                                                   absl::StrJoin(out.variants, ", ")));
+  if (base_it != out.variants.end()) {
+    std::rotate(out.variants.begin(), base_it, base_it + 1);  // baseline first, others in order
   }
-  std::rotate(out.variants.begin(), base_it, base_it + 1);  // baseline first, others in order
   out.metric_names.assign(names.begin(), names.end());
 
   for (const std::string& dataset : out.datasets) {

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "server/report/stats.h"
 
 namespace gwo::server::report {
@@ -55,11 +54,11 @@ struct Report {
 // Builds the report of `runs`, given in run-id order (the order the coordinator
 // created them: dataset, variant, seed, so the first run's variant is the spec's
 // first variant). `baseline`: the variant to compare against; empty means the
-// first run's variant. `only_metrics`: keep only these names (empty: all).
-// INVALID_ARGUMENT when `baseline` names no variant of the runs. No runs: an empty
-// report (no rows) with an empty baseline.
-absl::StatusOr<Report> BuildReport(const std::vector<RunFinals>& runs, const std::string& baseline,
-                                   const std::vector<std::string>& only_metrics);
+// first run's variant. When no run is of the baseline variant (say, all of its
+// runs failed), no row is a baseline row and no improvement is computed.
+// `only_metrics`: keep only these names (empty: all). No runs: no rows.
+Report BuildReport(const std::vector<RunFinals>& runs, const std::string& baseline,
+                   const std::vector<std::string>& only_metrics);
 
 }  // namespace gwo::server::report
 

@@ -1,8 +1,10 @@
 #include "server/rpc/report_service.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "server/report/report.h"
 #include "server/report/spec_diff.h"
@@ -30,11 +32,24 @@ void ToProto(const report::Summary& s, gwo::v1::Stat* out) {
   out->set_std(s.std);
 }
 
-absl::Status BuildReport(Store& store, const gwo::v1::GetReportRequest& req, gwo::v1::GetReportResponse* resp) {
+absl::Status FillReport(Store& store, const gwo::v1::GetReportRequest& req, gwo::v1::GetReportResponse* resp) {
   GWO_RETURN_IF_ERROR(PositiveId(req.experiment_id(), "experiment_id"));
   GWO_ASSIGN_OR_RETURN(ExperimentRecord experiment, store.GetExperiment(req.experiment_id()));
   GWO_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, store.ListRuns(req.experiment_id()));
   GWO_ASSIGN_OR_RETURN(auto finals, store.FinalMetrics(req.experiment_id()));
+  // The baseline is decided over all runs (the first run's variant is the spec's
+  // first variant), not only those counted, so a failed run cannot change it.
+  std::string baseline = req.baseline_variant();
+  if (baseline.empty() && !runs.empty()) baseline = runs.front().variant;
+  std::vector<std::string> variants;
+  for (const RunRecord& r : runs) {
+    if (std::find(variants.begin(), variants.end(), r.variant) == variants.end()) variants.push_back(r.variant);
+  }
+  if (!runs.empty() && std::find(variants.begin(), variants.end(), baseline) == variants.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("baseline variant \"", baseline,
+                                                   "\" is not a variant of the experiment; expected one of: ",
+                                                   absl::StrJoin(variants, ", ")));
+  }
   std::vector<report::RunFinals> counted;
   for (const RunRecord& r : runs) {  // in id order: the spec's order
     if (!req.include_unfinished() && r.state != RunState::kSucceeded) continue;
@@ -43,10 +58,10 @@ absl::Status BuildReport(Store& store, const gwo::v1::GetReportRequest& req, gwo
     counted.push_back(std::move(f));
   }
   std::vector<std::string> only(req.metrics().begin(), req.metrics().end());
-  GWO_ASSIGN_OR_RETURN(report::Report rep, report::BuildReport(counted, req.baseline_variant(), only));
+  const report::Report rep = report::BuildReport(counted, baseline, only);
   resp->set_experiment_id(experiment.id);
   resp->set_experiment_name(experiment.name);
-  resp->set_baseline_variant(rep.baseline_variant);
+  resp->set_baseline_variant(baseline);
   for (const auto& d : rep.datasets) resp->add_datasets(d);
   for (const auto& v : rep.variants) resp->add_variants(v);
   for (const auto& m : rep.metric_names) resp->add_metrics(m);
@@ -112,7 +127,7 @@ absl::Status Compare(Store& store, const gwo::v1::CompareRunsRequest& req, gwo::
 grpc::ServerUnaryReactor* ReportServiceImpl::GetReport(grpc::CallbackServerContext* ctx,
                                                        const gwo::v1::GetReportRequest* req,
                                                        gwo::v1::GetReportResponse* resp) {
-  return Done(ctx, BuildReport(*core_->store(), *req, resp));
+  return Done(ctx, FillReport(*core_->store(), *req, resp));
 }
 
 grpc::ServerUnaryReactor* ReportServiceImpl::CompareRuns(grpc::CallbackServerContext* ctx,

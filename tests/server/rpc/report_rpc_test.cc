@@ -116,6 +116,15 @@ TEST_F(ReportRpcTest, GetReportComputesSeedPairedImprovementOfSucceededRuns) {
   grpc::Status bad = stub->GetReport(Ctx().get(), req, &resp);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(bad.error_message(), HasSubstr("expected one of: base, gwo"));
+  // An explicit baseline comes first and the others are measured against it.
+  req.set_baseline_variant("gwo");
+  req.set_include_unfinished(false);
+  resp.Clear();
+  ASSERT_TRUE(stub->GetReport(Ctx().get(), req, &resp).ok());
+  EXPECT_EQ(resp.baseline_variant(), "gwo");
+  EXPECT_TRUE(resp.rows(0).baseline());
+  EXPECT_EQ(resp.rows(1).variant(), "base");
+  EXPECT_TRUE(resp.rows(1).cells(1).has_improvement());
   req.set_experiment_id(exp + 50);
   req.clear_baseline_variant();
   EXPECT_EQ(stub->GetReport(Ctx().get(), req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
