@@ -115,6 +115,10 @@ check "gwoctl watch ends when every run ended, exit 0" test "$watch_rc" -eq 0
 check "gwoctl watch (not a tty) prints plain progress lines" grep -qE "run-[0-9]+ .* RUNNING [0-9]+/120  step/s" "$TMP/watch.out"
 check "gwoctl watch prints the summary" grep -q "exp-$EXP: 4/4 runs succeeded" "$TMP/watch.out"
 check "gwoctl watch never writes escape sequences to a file" bash -c "! grep -q $'\x1b' '$TMP/watch.out'"
+# On a terminal (script(1) gives it one) watch draws a table with progress bars.
+script -qec "$BIN/gwoctl watch exp-$EXP" /dev/null >"$TMP/watch-tty.out" 2>&1
+check "gwoctl watch on a terminal draws the table with progress bars" \
+  grep -qE "^run-[0-9]+ +baseline/stdlib/seed1 +SUCCEEDED +\[#{20}\] 100% +120/120" "$TMP/watch-tty.out"
 wait "$LOGS"
 check "gwoctl logs -f ends when the run ends, exit 0" test $? -eq 0
 "$BIN/gwoctl" logs "$RUN1" >"$TMP/logs.out" 2>&1
