@@ -128,6 +128,10 @@ std::string RandomKey() {
 }  // namespace
 
 int FailCall(const Context& c, const grpc::Status& s) { return Fail(c, s); }
+std::unique_ptr<grpc::ClientContext> CallContext(const Context& c) { return Call(c); }
+int CallFailed(const Context& c, const grpc::Status& s) { return Fail(c, s); }
+std::string ShortStateName(gwo::v1::RunState s) { return StateName(s); }
+bool IsTerminalState(gwo::v1::RunState s) { return Terminal(s); }
 
 int64_t ParseId(const std::string& text, const std::string& prefix) {
   std::string digits = text;

@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "gwo/v1/experiments.pb.h"
 
 namespace gwo::client {
 
@@ -32,6 +33,14 @@ int Wait(const Context& c, int64_t experiment_id);
 int Queue(const Context& c, const std::string& experiment);
 // Prints a failed call's status clearly; returns 1.
 int FailCall(const Context& c, const grpc::Status& s);
+// A ClientContext carrying the deadline of `c` (every unary call uses one).
+std::unique_ptr<grpc::ClientContext> CallContext(const Context& c);
+// Prints one clear line for a failed call (or the server's multi-line spec
+// errors) and returns 1.
+int CallFailed(const Context& c, const grpc::Status& s);
+// RUN_STATE_RUNNING -> "RUNNING".
+std::string ShortStateName(gwo::v1::RunState s);
+bool IsTerminalState(gwo::v1::RunState s);
 
 // "exp-12" or "12" -> 12; "run-7" or "7" -> 7 (for the matching kind). 0 if invalid.
 int64_t ParseId(const std::string& text, const std::string& prefix);

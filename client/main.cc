@@ -6,6 +6,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "client/commands.h"
+#include "client/live_commands.h"
+#include "client/report_commands.h"
 #include "common/flags.h"
 
 ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
@@ -14,6 +16,19 @@ ABSL_FLAG(std::string, idempotency_key, "", "submit: key making retries safe; de
 ABSL_FLAG(int, timeout_s, 30, "deadline of each call to the coordinator, in seconds");
 ABSL_FLAG(int, limit, 100, "list: at most this many experiments");
 ABSL_FLAG(std::vector<std::string>, names, {}, "metrics: only these metric names (comma-separated)");
+ABSL_FLAG(std::string, format, "text", "report: text, markdown, csv or json");
+ABSL_FLAG(std::string, baseline, "", "report: variant to compare against; default: the experiment's first variant");
+ABSL_FLAG(std::vector<std::string>, metrics, {}, "report: only these metrics (comma-separated)");
+ABSL_FLAG(bool, all_runs, false, "report: also count runs that did not succeed, with their last values");
+ABSL_FLAG(std::string, metric, "", "plot: the metric to draw, e.g. val_loss");
+ABSL_FLAG(std::string, o, "", "plot: output file (.svg)");
+ABSL_FLAG(int, max_points, 500, "plot: points per run, downsampled on the server keeping each bucket's min/max");
+ABSL_FLAG(bool, log_y, false, "plot: logarithmic y axis");
+ABSL_FLAG(bool, f, false, "logs: follow: keep printing new lines until the run ends");
+ABSL_FLAG(bool, follow, false, "logs: same as -f");
+ABSL_FLAG(int, tail, 0, "logs: only the last N lines of the history (0: all)");
+ABSL_FLAG(int, stream_timeout_s, 86400, "logs -f: deadline of the stream, in seconds");
+ABSL_FLAG(double, interval_s, 1.0, "watch: seconds between refreshes");
 
 namespace {
 
@@ -27,7 +42,13 @@ commands:
   metrics RUN            a run's metric series, one row per step (RUN: run-N) [--names a,b]
   cancel EXP|RUN         cancel an experiment's unfinished runs, or one run
   wait EXP               follow an experiment's runs until they all finished
-  queue [EXP]            queued runs: position, why each waits, estimated start)";
+  queue [EXP]            queued runs: position, why each waits, estimated start
+  report EXP             mean ± std over seeds per dataset x variant, improvement over the baseline
+                         [--format text|markdown|csv|json] [--baseline V] [--metrics a,b] [--all_runs]
+  compare RUN RUN...     runs side by side: latest metrics and spec differences
+  plot EXP --metric M -o FILE.svg   curves, one line per run, seeds shaded as mean ± std [--log_y]
+  logs RUN [-f]          a run's log [--tail N]; -f follows it until the run ends
+  watch EXP              live table: progress bars, step/s and ETA until every run ended)";
 
 int Usage() {
   std::cerr << kUsage << "\n";
@@ -66,6 +87,30 @@ int main(int argc, char** argv) {
     int64_t id = gwo::client::ParseId(args[0], "exp");
     if (id == 0) return Usage();
     return gwo::client::Wait(c, id);
+  }
+  if (command == "report" && need(1)) {
+    gwo::client::ReportOptions o;
+    o.format = absl::GetFlag(FLAGS_format);
+    o.baseline = absl::GetFlag(FLAGS_baseline);
+    o.metrics = absl::GetFlag(FLAGS_metrics);
+    o.include_unfinished = absl::GetFlag(FLAGS_all_runs);
+    return gwo::client::Report(c, args[0], o);
+  }
+  if (command == "compare" && args.size() >= 2) return gwo::client::Compare(c, args);
+  if (command == "plot" && need(1)) {
+    gwo::client::PlotOptions o;
+    o.metric = absl::GetFlag(FLAGS_metric);
+    o.output = absl::GetFlag(FLAGS_o);
+    o.max_points = absl::GetFlag(FLAGS_max_points);
+    o.log_y = absl::GetFlag(FLAGS_log_y);
+    return gwo::client::Plot(c, args[0], o);
+  }
+  if (command == "logs" && need(1)) {
+    return gwo::client::Logs(c, args[0], absl::GetFlag(FLAGS_tail), absl::GetFlag(FLAGS_f) || absl::GetFlag(FLAGS_follow),
+                             absl::Seconds(absl::GetFlag(FLAGS_stream_timeout_s)));
+  }
+  if (command == "watch" && need(1)) {
+    return gwo::client::Watch(c, args[0], absl::Seconds(absl::GetFlag(FLAGS_interval_s)));
   }
   return Usage();
 }

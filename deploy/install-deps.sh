@@ -13,6 +13,7 @@ packages=(
   libcivetweb-dev         # the HTTP server of /metrics, /healthz, /readyz
   prometheus curl         # promtool and a Prometheus for the observability test
   libpython3.11-stdlib python3
+  python3-grpcio python3-protobuf  # the dashboard contract test: a Python client generated from proto/
 )
 
 # Node.js and npm fetch the npm packages that deploy/prepare-corpora.sh prepares

@@ -183,14 +183,19 @@ absl::Status Coordinator::OnMetrics(int64_t worker_id, int64_t run_id, int attem
   Heartbeat(worker_id);
   absl::Status s = backfill ? store_->BackfillMetrics(run_id, attempt, points)
                             : store_->RecordMetrics(run_id, attempt, points);
-  if (s.ok()) observer().OnMetricsIngested(static_cast<int64_t>(points.size()));
+  if (s.ok()) {
+    observer().OnMetricsIngested(static_cast<int64_t>(points.size()));
+    live_feed_.Notify(run_id);
+  }
   return Settle(worker_id, run_id, attempt, s);
 }
 
 absl::Status Coordinator::OnLogs(int64_t worker_id, int64_t run_id, int attempt,
                                  const std::vector<std::string>& lines, int64_t first_line) {
   Heartbeat(worker_id);
-  return Settle(worker_id, run_id, attempt, store_->AppendLogs(run_id, attempt, lines, first_line));
+  absl::Status s = store_->AppendLogs(run_id, attempt, lines, first_line);
+  if (s.ok()) live_feed_.Notify(run_id);
+  return Settle(worker_id, run_id, attempt, s);
 }
 
 absl::Status Coordinator::OnAttemptFinished(int64_t worker_id, int64_t run_id, int attempt, RunState state,
@@ -207,6 +212,7 @@ absl::Status Coordinator::OnAttemptFinished(int64_t worker_id, int64_t run_id, i
     LogInfo(absl::StrCat("run ", run_id, " attempt ", attempt, " ended ", RunStateName(state),
                          state == RunState::kFailed && retryable ? " (retryable)" : ""));
     observer().OnAttemptFinished(state);
+    live_feed_.Notify(run_id);
   }
   {
     absl::MutexLock lock(&mu_);

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "server/scheduler.h"
 #include "server/coordinator_observer.h"
+#include "server/live_feed.h"
 #include "server/store/store.h"
 
 namespace gwo::server {
@@ -96,6 +97,8 @@ class Coordinator {
 
   Store* store() const { return store_; }
   const CoordinatorOptions& options() const { return options_; }
+  // Woken after metrics or logs of a run are committed and when an attempt ends.
+  LiveFeed& live_feed() { return live_feed_; }
 
   // At start: watches the workers the store has running attempts on as
   // disconnected, so that they either reconnect within their lease (and keep
@@ -136,13 +139,13 @@ class Coordinator {
   // `backfill`: points the attempt inherited with its checkpoint (stored only where
   // the run has none).
   absl::Status OnMetrics(int64_t worker_id, int64_t run_id, int attempt,
-                         const std::vector<MetricPointRecord>& points, bool backfill);
+                         const std::vector<MetricPointRecord>& points, bool backfill = false);
   absl::Status OnLogs(int64_t worker_id, int64_t run_id, int attempt, const std::vector<std::string>& lines,
-                      int64_t first_line);
+                      int64_t first_line = 0);
   // `retryable` (with kFailed): another attempt may succeed; the run is requeued
   // while it has restarts left.
   absl::Status OnAttemptFinished(int64_t worker_id, int64_t run_id, int attempt, RunState state,
-                                 const std::string& error, bool retryable);
+                                 const std::string& error, bool retryable = false);
 
   // One scheduling pass (server/scheduler.h) over the connected workers and the
   // queue: fails stages whose dependency failed, claims and assigns the runs it
@@ -194,6 +197,7 @@ class Coordinator {
   absl::Mutex dispatch_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex mu_;
   std::map<int64_t, Session> workers_ ABSL_GUARDED_BY(mu_);
+  LiveFeed live_feed_;
 };
 
 }  // namespace gwo::server

@@ -22,6 +22,8 @@
 #include "server/coordinator.h"
 #include "server/rpc/experiment_service.h"
 #include "server/rpc/queue_service.h"
+#include "server/rpc/metric_service.h"
+#include "server/rpc/report_service.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/embedded_postgres.h"
 #include "server/store/store.h"
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
   if (absl::Status s = core.Recover(); !s.ok()) return Fail(absl::StrCat("recovering state: ", s.message()));
   gwo::server::ExperimentServiceImpl experiments(&core);
   gwo::server::MetricServiceImpl metrics(&core);
+  gwo::server::ReportServiceImpl reports(&core);
   gwo::server::WorkerServiceImpl workers(&core);
   gwo::server::QueueServiceImpl queue(&core);
 
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&experiments);
   builder.RegisterService(&metrics);
+  builder.RegisterService(&reports);
   builder.RegisterService(&workers);
   builder.RegisterService(&queue);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;

@@ -88,4 +88,20 @@ void ToProto(const MetricSeriesRecord& r, gwo::v1::MetricSeries* out) {
   }
 }
 
+void ToProto(const DownsampledSeriesRecord& r, gwo::v1::DownsampledSeries* out) {
+  out->set_name(r.name);
+  out->set_total_points(r.total_points);
+  for (const MetricBucketRecord& b : r.buckets) {
+    gwo::v1::MetricBucket* o = out->add_buckets();
+    o->set_step_start(b.step_start);
+    o->set_step_end(b.step_end);
+    o->set_count(b.count);
+    o->set_first(b.first);
+    o->set_last(b.last);
+    o->set_min(b.min);
+    o->set_max(b.max);
+    o->set_mean(b.mean);
+  }
+}
+
 }  // namespace gwo::server

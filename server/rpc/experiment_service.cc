@@ -4,21 +4,6 @@
 #include "server/rpc/status.h"
 
 namespace gwo::server {
-namespace {
-
-// Finishes a unary call with `status`.
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
-absl::Status PositiveId(int64_t id, const char* what) {
-  if (id > 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(std::string(what) + " must be a positive id");
-}
-
-}  // namespace
 
 grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(grpc::CallbackServerContext* ctx,
                                                                   const gwo::v1::SubmitExperimentRequest* req,
@@ -87,18 +72,6 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::CancelRun(grpc::CallbackServerC
   if (absl::Status s = PositiveId(req->run_id(), "run_id"); !s.ok()) return Done(ctx, s);
   absl::StatusOr<bool> r = core_->CancelRun(req->run_id());
   if (r.ok()) resp->set_cancelled(*r);
-  return Done(ctx, r.status());
-}
-
-grpc::ServerUnaryReactor* MetricServiceImpl::QueryMetrics(grpc::CallbackServerContext* ctx,
-                                                          const gwo::v1::QueryMetricsRequest* req,
-                                                          gwo::v1::QueryMetricsResponse* resp) {
-  if (absl::Status s = PositiveId(req->run_id(), "run_id"); !s.ok()) return Done(ctx, s);
-  std::vector<std::string> names(req->names().begin(), req->names().end());
-  absl::StatusOr<std::vector<MetricSeriesRecord>> r = core_->store()->QueryMetrics(req->run_id(), names);
-  if (r.ok()) {
-    for (const MetricSeriesRecord& s : *r) ToProto(s, resp->add_series());
-  }
   return Done(ctx, r.status());
 }
 

@@ -1,10 +1,9 @@
-// gRPC front of the user API: ExperimentService and MetricService. Handlers turn
+// gRPC front of the user API: ExperimentService (MetricService: metric_service.h). Handlers turn
 // requests into core calls and results into protos; no logic of their own.
 #ifndef GWO_SERVER_RPC_EXPERIMENT_SERVICE_H_
 #define GWO_SERVER_RPC_EXPERIMENT_SERVICE_H_
 
 #include "gwo/v1/experiments.grpc.pb.h"
-#include "gwo/v1/metrics.grpc.pb.h"
 #include "server/coordinator.h"
 
 namespace gwo::server {
@@ -31,18 +30,6 @@ class ExperimentServiceImpl final : public gwo::v1::ExperimentService::CallbackS
                                              gwo::v1::CancelExperimentResponse* resp) override;
   grpc::ServerUnaryReactor* CancelRun(grpc::CallbackServerContext* ctx, const gwo::v1::CancelRunRequest* req,
                                       gwo::v1::CancelRunResponse* resp) override;
-
- private:
-  Coordinator* const core_;
-};
-
-class MetricServiceImpl final : public gwo::v1::MetricService::CallbackService {
- public:
-  explicit MetricServiceImpl(Coordinator* core) : core_(core) {}
-
-  grpc::ServerUnaryReactor* QueryMetrics(grpc::CallbackServerContext* ctx,
-                                         const gwo::v1::QueryMetricsRequest* req,
-                                         gwo::v1::QueryMetricsResponse* resp) override;
 
  private:
   Coordinator* const core_;

@@ -3,11 +3,19 @@
 #define GWO_SERVER_RPC_STATUS_H_
 
 #include "absl/status/status.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/status.h"
 
 namespace gwo::server {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// Finishes a unary callback call with `status`; returns its reactor.
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status);
+
+// INVALID_ARGUMENT "<what> must be a positive id" unless id > 0.
+absl::Status PositiveId(int64_t id, const char* what);
 
 }  // namespace gwo::server
 

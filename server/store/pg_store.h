@@ -65,6 +65,15 @@ class PgStore final : public Store {
 
   absl::StatusOr<std::map<RunState, int64_t>> CountRunsByState() override;
   absl::StatusOr<absl::Duration> QueueWait(int64_t run_id, int attempt) override;
+  absl::StatusOr<std::map<int64_t, std::map<std::string, double>>> FinalMetrics(int64_t experiment_id) override;
+  absl::StatusOr<std::vector<DownsampledSeriesRecord>> QueryMetricBuckets(int64_t run_id,
+                                                                          const std::vector<std::string>& names,
+                                                                          int max_points, int64_t step_min,
+                                                                          int64_t step_max) override;
+  absl::StatusOr<MetricPage> MetricsAfter(int64_t run_id, int64_t after_seq, const std::vector<std::string>& names,
+                                          int limit) override;
+  absl::StatusOr<LogPage> LogsAfter(int64_t run_id, int64_t after_id, int limit) override;
+  absl::StatusOr<int64_t> LogIdBeforeTail(int64_t run_id, int n) override;
 
  private:
   enum class Mode {

@@ -161,6 +161,50 @@ struct DeviceRecord {
   int64_t memory_bytes = 0;  // 0: unknown
 };
 
+// One bucket of a downsampled series (see Store::QueryMetricBuckets).
+struct MetricBucketRecord {
+  int64_t step_start = 0;  // lowest step of the bucket's points
+  int64_t step_end = 0;    // highest
+  int64_t count = 0;       // points in the bucket, >= 1
+  double first = 0;        // value at step_start
+  double last = 0;         // value at step_end
+  double min = 0;
+  double max = 0;
+  double mean = 0;
+};
+
+struct DownsampledSeriesRecord {
+  std::string name;
+  int64_t total_points = 0;  // clean points in the range, before bucketing
+  std::vector<MetricBucketRecord> buckets;  // ordered by step
+};
+
+// A metric point with its commit sequence number (increasing per run in commit order).
+struct SequencedPoint {
+  int64_t seq = 0;
+  int attempt = 0;
+  int64_t step = 0;
+  std::string name;
+  double value = 0;
+};
+
+struct MetricPage {
+  RunState state = RunState::kQueued;  // the run's state in the same snapshot
+  std::vector<SequencedPoint> points;  // seq ascending
+  int64_t head_seq = 0;  // highest seq of the run in the snapshot (0 when none)
+};
+
+struct LogLineRecord {
+  int64_t id = 0;  // increasing per run in commit order
+  int attempt = 0;
+  std::string text;
+};
+
+struct LogPage {
+  RunState state = RunState::kQueued;  // the run's state in the same snapshot
+  std::vector<LogLineRecord> lines;    // id ascending
+};
+
 struct WorkerInfo {
   std::string name;
   std::string hostname;
@@ -299,6 +343,34 @@ class Store {
   // hook decides what to count). Set before the store is used; may be empty.
   void set_error_hook(std::function<void(const absl::Status&)> hook) { error_hook_ = std::move(hook); }
 
+  // --- Reads for reports and live streams (pg_store_series.cc) ---
+  // The final value of every metric of every run of the experiment, by run id:
+  // the last point of the run's clean series. The clean series drops the points
+  // of an attempt at or past the first step a later attempt reported (under any
+  // name: where it resumed from), since those steps were redone. Runs (and
+  // metrics) without a clean point are absent. NOT_FOUND for an unknown experiment.
+  virtual absl::StatusOr<std::map<int64_t, std::map<std::string, double>>> FinalMetrics(
+      int64_t experiment_id) = 0;
+  // The clean series of the run (`names` empty: all), restricted to steps in
+  // [step_min, step_max] (step_max < 0: no upper bound), downsampled in SQL: the
+  // steps from the series' first to its last are cut into `max_points` equal-width
+  // ranges and each non-empty one becomes a bucket with its count, first, last,
+  // min, max and mean (a span of at most `max_points` steps keeps every point as
+  // its own bucket). One pass over the points, hash-aggregated. Sorted by name.
+  // NOT_FOUND for an unknown run; INVALID_ARGUMENT for max_points < 1.
+  virtual absl::StatusOr<std::vector<DownsampledSeriesRecord>> QueryMetricBuckets(
+      int64_t run_id, const std::vector<std::string>& names, int max_points, int64_t step_min,
+      int64_t step_max) = 0;
+  // Up to `limit` points of the run with seq > after_seq (`names` empty: all),
+  // with the run's state, in one snapshot. NOT_FOUND for an unknown run.
+  virtual absl::StatusOr<MetricPage> MetricsAfter(int64_t run_id, int64_t after_seq,
+                                                  const std::vector<std::string>& names, int limit) = 0;
+  // Up to `limit` log lines of the run with id > after_id, with the run's state.
+  // NOT_FOUND for an unknown run.
+  virtual absl::StatusOr<LogPage> LogsAfter(int64_t run_id, int64_t after_id, int limit) = 0;
+  // The id after which the run's last `n` lines start (0 when it has n or fewer).
+  // NOT_FOUND for an unknown run.
+  virtual absl::StatusOr<int64_t> LogIdBeforeTail(int64_t run_id, int n) = 0;
  protected:
   std::function<void(const absl::Status&)> error_hook_;
 };
