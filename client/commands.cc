@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -35,6 +36,12 @@ std::unique_ptr<grpc::ClientContext> Call(const Context& c) {
 int Fail(const Context& c, const grpc::Status& s) {
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
+      // The coordinator answered, but its database is down (it reconnects by itself).
+      if (absl::StartsWith(s.error_message(), "PostgreSQL")) {
+        std::cerr << "gwoctl: the coordinator at " << c.address
+                  << " cannot reach its database right now (UNAVAILABLE; retry later): " << s.error_message() << "\n";
+        break;
+      }
       std::cerr << "gwoctl: cannot reach the coordinator at " << c.address
                 << " (is gwo-coordinator running? set --coordinator or GWO_COORDINATOR): " << s.error_message()
                 << "\n";

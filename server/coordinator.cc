@@ -10,8 +10,9 @@
 
 namespace gwo::server {
 
-Coordinator::Coordinator(Store* store, CoordinatorOptions options)
-    : store_(store), options_(options) {}
+Coordinator::Coordinator(Store* store, CoordinatorOptions options) : store_(store), options_(options) {
+  store_->SetRequeueBackoff(options_.requeue_backoff, options_.max_requeue_backoff);
+}
 
 absl::StatusOr<SubmitResult> Coordinator::Submit(const std::string& yaml, const std::string& file_name,
                                                  const std::string& idempotency_key) {
@@ -68,6 +69,23 @@ absl::StatusOr<bool> Coordinator::CancelRun(int64_t run_id) {
   return cancelled;
 }
 
+absl::Status Coordinator::Recover() {
+  GWO_ASSIGN_OR_RETURN(auto workers, store_->WorkersWithRunningAttempts());
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, name] : workers) {
+    Session& s = workers_[id];
+    if (s.channel != nullptr) continue;  // already back
+    s.name = name;
+    s.last_seen = now;  // a full lease to reconnect in
+  }
+  if (!workers.empty()) {
+    LogInfo(absl::StrCat(workers.size(), " worker(s) had running attempts; waiting up to ",
+                         absl::FormatDuration(options_.worker_lease), " for them to reconnect"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> Coordinator::RegisterWorker(const WorkerInfo& info,
                                                     const std::vector<AttemptKey>& running,
                                                     WorkerChannel* channel) {
@@ -85,10 +103,12 @@ absl::StatusOr<int64_t> Coordinator::RegisterWorker(const WorkerInfo& info,
       to_stop.push_back(a);
     }
   }
-  // The worker restarted and lost what the store believes it was running.
+  // The worker restarted and lost some of what the store believes it runs.
   if (reattached.size() < known.size()) {
-    GWO_RETURN_IF_ERROR(store_->ReleaseWorkerAttempts(id, absl::StrCat("worker ", info.name, " restarted")));
-    reattached.clear();
+    std::vector<int64_t> keep;
+    for (const AttemptKey& a : reattached) keep.push_back(a.first);
+    GWO_RETURN_IF_ERROR(
+        store_->ReleaseWorkerAttempts(id, absl::StrCat("worker ", info.name, " restarted without it"), keep));
   }
   {
     absl::MutexLock lock(&mu_);
@@ -108,27 +128,19 @@ absl::StatusOr<int64_t> Coordinator::RegisterWorker(const WorkerInfo& info,
     for (const AttemptKey& a : to_stop) channel->Stop(a.first, a.second, "attempt is no longer current");
   }
   LogInfo(absl::StrCat("worker ", info.name, " (id ", id, ") connected with ", info.slots, " slot(s), ",
-                       reattached.size(), " attempt(s) reattached"));
+                       reattached.size(), " attempt(s) reattached, ", to_stop.size(), " stopped"));
   Dispatch();
   return id;
 }
 
 void Coordinator::WorkerGone(int64_t worker_id, WorkerChannel* channel) {
-  std::string name;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = workers_.find(worker_id);
-    // A newer connection of the same worker has taken over: nothing to release.
-    if (it == workers_.end() || it->second.channel != channel) return;
-    name = it->second.name;
-    workers_.erase(it);
-  }
-  LogWarning(absl::StrCat("worker ", name, " (id ", worker_id, ") disconnected"));
-  absl::Status s = store_->ReleaseWorkerAttempts(worker_id, absl::StrCat("worker ", name, " was lost"));
-  if (!s.ok()) LogError(absl::StrCat("releasing attempts of worker ", worker_id, ": ", s.ToString()));
-  s = store_->MarkWorkerOffline(worker_id);
-  if (!s.ok()) LogError(absl::StrCat("marking worker ", worker_id, " offline: ", s.ToString()));
-  Dispatch();
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  // A newer connection of the same worker has taken over, or its lease already ended.
+  if (it == workers_.end() || it->second.channel != channel) return;
+  it->second.channel = nullptr;
+  LogWarning(absl::StrCat("worker ", it->second.name, " (id ", worker_id, ") disconnected; its ",
+                          it->second.running.size(), " attempt(s) wait for it until its lease ends"));
 }
 
 void Coordinator::Heartbeat(int64_t worker_id) {
@@ -137,70 +149,105 @@ void Coordinator::Heartbeat(int64_t worker_id) {
   if (it != workers_.end()) it->second.last_seen = absl::Now();
 }
 
-void Coordinator::HandleReportStatus(int64_t worker_id, int64_t run_id, int attempt, const absl::Status& status) {
-  if (status.ok()) return;
+absl::Status Coordinator::Settle(int64_t worker_id, int64_t run_id, int attempt, const absl::Status& status) {
+  if (status.ok()) return status;
+  if (absl::IsUnavailable(status)) {
+    LogWarning(absl::StrCat("report of run ", run_id, " attempt ", attempt, " not stored: ", status.ToString()));
+    return status;
+  }
   if (absl::IsFailedPrecondition(status)) {
     StopOnWorker({run_id, attempt, worker_id}, std::string(status.message()));
-    return;
+  } else {
+    // Not retryable (an unknown run, a bug): logged and dropped, so that one bad
+    // report does not hold up the worker's spool.
+    LogError(absl::StrCat("report of run ", run_id, " attempt ", attempt, " dropped: ", status.ToString()));
   }
-  LogError(absl::StrCat("report of run ", run_id, " attempt ", attempt, ": ", status.ToString()));
+  return absl::OkStatus();
 }
 
-void Coordinator::OnAttemptStarted(int64_t worker_id, int64_t run_id, int attempt, const std::string& output_dir) {
+absl::Status Coordinator::OnAttemptStarted(int64_t worker_id, int64_t run_id, int attempt,
+                                           const std::string& output_dir, int64_t resumed_from) {
   Heartbeat(worker_id);
-  HandleReportStatus(worker_id, run_id, attempt, store_->RecordAttemptOutput(run_id, attempt, output_dir));
+  absl::Status s = store_->RecordAttemptOutput(run_id, attempt, output_dir);
+  if (s.ok()) s = store_->ArchiveEarlierMetrics(run_id, attempt, resumed_from);
+  if (s.ok() && attempt > 1) {
+    LogInfo(absl::StrCat("run ", run_id, " attempt ", attempt,
+                         resumed_from > 0 ? absl::StrCat(" resumed from step ", resumed_from)
+                                          : std::string(" started from scratch")));
+  }
+  return Settle(worker_id, run_id, attempt, s);
 }
 
-void Coordinator::OnMetrics(int64_t worker_id, int64_t run_id, int attempt,
-                            const std::vector<MetricPointRecord>& points) {
+absl::Status Coordinator::OnMetrics(int64_t worker_id, int64_t run_id, int attempt,
+                                    const std::vector<MetricPointRecord>& points, bool backfill) {
   Heartbeat(worker_id);
-  HandleReportStatus(worker_id, run_id, attempt, store_->RecordMetrics(run_id, attempt, points));
+  return Settle(worker_id, run_id, attempt,
+                backfill ? store_->BackfillMetrics(run_id, attempt, points)
+                         : store_->RecordMetrics(run_id, attempt, points));
 }
 
-void Coordinator::OnLogs(int64_t worker_id, int64_t run_id, int attempt, const std::vector<std::string>& lines) {
+absl::Status Coordinator::OnLogs(int64_t worker_id, int64_t run_id, int attempt,
+                                 const std::vector<std::string>& lines, int64_t first_line) {
   Heartbeat(worker_id);
-  HandleReportStatus(worker_id, run_id, attempt, store_->AppendLogs(run_id, attempt, lines));
+  return Settle(worker_id, run_id, attempt, store_->AppendLogs(run_id, attempt, lines, first_line));
 }
 
-void Coordinator::OnAttemptFinished(int64_t worker_id, int64_t run_id, int attempt, RunState state,
-                                    const std::string& error) {
-  absl::Status s = store_->FinishAttempt(run_id, attempt, state, error);
-  // A refused finish is a cancelled or superseded attempt ending: nothing to record.
+absl::Status Coordinator::OnAttemptFinished(int64_t worker_id, int64_t run_id, int attempt, RunState state,
+                                            const std::string& error, bool retryable) {
+  Heartbeat(worker_id);
+  absl::Status s = store_->FinishAttempt(run_id, attempt, state, error, retryable);
+  if (absl::IsUnavailable(s)) return Settle(worker_id, run_id, attempt, s);
+  // A refused finish is a cancelled or superseded attempt ending (or a replay of
+  // one already recorded): nothing to record.
   if (!s.ok() && !absl::IsFailedPrecondition(s)) {
     LogError(absl::StrCat("finishing run ", run_id, " attempt ", attempt, ": ", s.ToString()));
   }
   if (s.ok()) {
-    LogInfo(absl::StrCat("run ", run_id, " attempt ", attempt, " ended ", RunStateName(state)));
+    LogInfo(absl::StrCat("run ", run_id, " attempt ", attempt, " ended ", RunStateName(state),
+                         state == RunState::kFailed && retryable ? " (retryable)" : ""));
   }
   {
     absl::MutexLock lock(&mu_);
     auto it = workers_.find(worker_id);
-    if (it != workers_.end()) {
-      it->second.running.erase({run_id, attempt});
-      it->second.last_seen = absl::Now();
-    }
+    if (it != workers_.end()) it->second.running.erase({run_id, attempt});
   }
   Dispatch();
+  return absl::OkStatus();
 }
 
 void Coordinator::StopOnWorker(const AttemptOnWorker& a, const std::string& reason) {
   absl::MutexLock lock(&mu_);
   auto it = workers_.find(a.worker_id);
-  if (it != workers_.end()) it->second.channel->Stop(a.run_id, a.attempt, reason);
+  if (it != workers_.end() && it->second.channel != nullptr) it->second.channel->Stop(a.run_id, a.attempt, reason);
 }
 
 void Coordinator::Dispatch() { DispatchPass(/*even_without_workers=*/false); }
 
 void Coordinator::Sweep() {
+  std::vector<std::pair<int64_t, std::string>> expired;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time cutoff = absl::Now() - options_.worker_lease;
     for (const auto& [id, s] : workers_) {
-      if (s.last_seen < cutoff) {
-        LogWarning(absl::StrCat("worker ", s.name, " silent for longer than its lease"));
-        // Ends the stream; its end calls WorkerGone.
-        s.channel->Disconnect("heartbeat lease expired");
-      }
+      if (s.last_seen >= cutoff) continue;
+      LogWarning(absl::StrCat("worker ", s.name, " (id ", id, ") silent for longer than its lease (",
+                              absl::FormatDuration(options_.worker_lease), "); releasing its attempts"));
+      // A cut-off worker whose stream is still open: its end calls WorkerGone,
+      // which finds the session gone.
+      if (s.channel != nullptr) s.channel->Disconnect("heartbeat lease expired");
+      expired.push_back({id, s.name});
+    }
+    for (const auto& [id, name] : expired) workers_.erase(id);
+  }
+  for (const auto& [id, name] : expired) {
+    absl::Status s = store_->ReleaseWorkerAttempts(id, absl::StrCat("worker ", name, " was lost (lease expired)"));
+    if (s.ok()) s = store_->MarkWorkerOffline(id);
+    if (!s.ok()) {
+      // Tried again at the next sweep.
+      LogError(absl::StrCat("releasing attempts of worker ", id, ": ", s.ToString()));
+      absl::MutexLock lock(&mu_);
+      Session& again = workers_[id];
+      if (again.channel == nullptr && again.name.empty()) again.name = name;
     }
   }
   // Also with no worker connected: stages whose dependency failed are failed here.
@@ -209,12 +256,16 @@ void Coordinator::Sweep() {
 
 void Coordinator::DisconnectAll(const std::string& reason) {
   absl::MutexLock lock(&mu_);
-  for (const auto& [id, s] : workers_) s.channel->Disconnect(reason);
+  for (const auto& [id, s] : workers_) {
+    if (s.channel != nullptr) s.channel->Disconnect(reason);
+  }
 }
 
 int Coordinator::ConnectedWorkers() {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(workers_.size());
+  int n = 0;
+  for (const auto& [id, s] : workers_) n += s.channel != nullptr;
+  return n;
 }
 
 }  // namespace gwo::server

@@ -2,7 +2,15 @@
 // attempts, and dispatches queued runs to free worker slots. It sees no gRPC
 // types: the worker stream implements WorkerChannel and converts messages to the
 // calls below. All scheduling state lives in the store; the in-memory worker table
-// is rebuilt as workers (re)connect.
+// is rebuilt as workers (re)connect (Recover() watches, after a restart, the
+// workers the store has attempts on until they come back or their lease ends).
+//
+// Attempt lifecycle: a claim makes a new attempt. A worker's attempts outlive its
+// stream: they are released (lost, requeued with backoff while restarts remain)
+// only when the worker stays silent past its lease, or when it reconnects without
+// them. A worker that reconnects within its lease gets its attempts reattached.
+// Reports are fenced by (run, attempt): a superseded attempt's report is refused
+// and its worker told to stop it.
 #ifndef GWO_SERVER_COORDINATOR_H_
 #define GWO_SERVER_COORDINATOR_H_
 
@@ -43,6 +51,10 @@ struct CoordinatorOptions {
   absl::Duration worker_lease = absl::Seconds(30);
   // Interval a worker is asked to heartbeat at.
   absl::Duration heartbeat_interval = absl::Seconds(5);
+  // A run requeued after its attempt n was lost (or failed retryably) is claimable
+  // after min(requeue_backoff * 2^(n-1), max_requeue_backoff).
+  absl::Duration requeue_backoff = absl::Seconds(5);
+  absl::Duration max_requeue_backoff = absl::Minutes(5);
   // Fair-share weight per project (resources.project); unlisted projects weigh 1.
   std::map<std::string, double> project_weights;
 };
@@ -75,6 +87,11 @@ class Coordinator {
   Store* store() const { return store_; }
   const CoordinatorOptions& options() const { return options_; }
 
+  // At start: watches the workers the store has running attempts on as
+  // disconnected, so that they either reconnect within their lease (and keep
+  // their attempts) or lose them. UNAVAILABLE when the store cannot be read.
+  absl::Status Recover();
+
   // Validates the spec (INVALID_ARGUMENT naming file:line:column; nothing is
   // stored then), checks each dataset has a non-empty corpus, expands it and
   // stores the experiment with its runs, then dispatches.
@@ -85,22 +102,37 @@ class Coordinator {
   // False when the run had already finished.
   absl::StatusOr<bool> CancelRun(int64_t run_id);
 
-  // A worker connected. `running` lists the attempts it still runs from before:
-  // those the store also has running on it are reattached, the others are stopped;
-  // attempts the store has on it that it no longer runs are released.
+  // A worker connected. `running` lists the attempts it still runs (or still has
+  // to report the end of) from before: those the store also has running on it are
+  // reattached, the others are stopped; attempts the store has on it that it no
+  // longer runs are released.
   absl::StatusOr<int64_t> RegisterWorker(const WorkerInfo& info, const std::vector<AttemptKey>& running,
                                          WorkerChannel* channel);
-  // The worker's connection ended: its attempts are released (requeued while they
-  // have restarts left). No call reaches `channel` after this returns.
+  // The worker's connection ended. Its attempts stay: they are released only if
+  // it does not reconnect within its lease (Sweep). No call reaches `channel`
+  // after this returns.
   void WorkerGone(int64_t worker_id, WorkerChannel* channel);
+  // Any message from the worker renews its lease.
   void Heartbeat(int64_t worker_id);
 
-  // Reports from a worker; a report of a superseded attempt makes the worker stop it.
-  void OnAttemptStarted(int64_t worker_id, int64_t run_id, int attempt, const std::string& output_dir);
-  void OnMetrics(int64_t worker_id, int64_t run_id, int attempt, const std::vector<MetricPointRecord>& points);
-  void OnLogs(int64_t worker_id, int64_t run_id, int attempt, const std::vector<std::string>& lines);
-  void OnAttemptFinished(int64_t worker_id, int64_t run_id, int attempt, RunState state,
-                         const std::string& error);
+  // Reports from a worker. OK: handled, the worker may drop the report from its
+  // spool (stored, or refused for good: a report of a superseded attempt is
+  // refused and makes the worker stop it). UNAVAILABLE: the database could not be
+  // reached; nothing was stored and the report must be sent again.
+  // `resumed_from`: the checkpoint step the attempt continues from (0: scratch);
+  // earlier attempts' points past it are archived.
+  absl::Status OnAttemptStarted(int64_t worker_id, int64_t run_id, int attempt, const std::string& output_dir,
+                                int64_t resumed_from);
+  // `backfill`: points the attempt inherited with its checkpoint (stored only where
+  // the run has none).
+  absl::Status OnMetrics(int64_t worker_id, int64_t run_id, int attempt,
+                         const std::vector<MetricPointRecord>& points, bool backfill);
+  absl::Status OnLogs(int64_t worker_id, int64_t run_id, int attempt, const std::vector<std::string>& lines,
+                      int64_t first_line);
+  // `retryable` (with kFailed): another attempt may succeed; the run is requeued
+  // while it has restarts left.
+  absl::Status OnAttemptFinished(int64_t worker_id, int64_t run_id, int attempt, RunState state,
+                                 const std::string& error, bool retryable);
 
   // One scheduling pass (server/scheduler.h) over the connected workers and the
   // queue: fails stages whose dependency failed, claims and assigns the runs it
@@ -110,7 +142,8 @@ class Coordinator {
   // The queued runs in scheduling order with why each waits and an estimated
   // start (EstimateStarts), computed as a dispatch pass would, without applying it.
   absl::StatusOr<std::vector<QueueEntry>> Queue();
-  // Periodic work: drops workers silent past their lease, then dispatches.
+  // Periodic work: releases the attempts of workers silent past their lease
+  // (disconnecting them if their stream is still open), then dispatches.
   void Sweep();
 
   // Closes every worker stream (at shutdown; workers reconnect to the next coordinator).
@@ -120,8 +153,9 @@ class Coordinator {
   int ConnectedWorkers();
 
  private:
+  // A worker the coordinator knows: connected, or disconnected within its lease.
   struct Session {
-    WorkerChannel* channel = nullptr;
+    WorkerChannel* channel = nullptr;  // nullptr while disconnected
     std::string name;
     int slots = 1;
     std::vector<GpuInfo> gpus;
@@ -135,7 +169,8 @@ class Coordinator {
   // `snapshot` receives the store's view it was built from.
   absl::StatusOr<ClusterState> BuildClusterState(QueueSnapshot* snapshot);
   void DispatchPass(bool even_without_workers);
-  void HandleReportStatus(int64_t worker_id, int64_t run_id, int attempt, const absl::Status& status);
+  // The outcome of a report for the worker: OK or UNAVAILABLE (see OnMetrics).
+  absl::Status Settle(int64_t worker_id, int64_t run_id, int attempt, const absl::Status& status);
 
   Store* const store_;
   const CoordinatorOptions options_;

@@ -13,7 +13,10 @@ absl::StatusOr<ClusterState> Coordinator::BuildClusterState(QueueSnapshot* snaps
   ClusterState state;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [id, s] : workers_) state.workers.push_back({id, s.name, s.slots, s.gpus});
+    for (const auto& [id, s] : workers_) {
+      // A worker disconnected within its lease keeps its attempts but takes no new ones.
+      if (s.channel != nullptr) state.workers.push_back({id, s.name, s.slots, s.gpus});
+    }
   }
   GWO_ASSIGN_OR_RETURN(*snapshot, store_->ReadQueue());
   state.project_weights = options_.project_weights;
@@ -46,6 +49,7 @@ absl::StatusOr<ClusterState> Coordinator::BuildClusterState(QueueSnapshot* snaps
     r.gpu_memory_bytes = q.gpu_memory_bytes;
     r.total_steps = q.total_steps;
     for (const DependencyRecord& d : q.depends_on) r.depends_on.push_back({d.run_id, d.name, RunStateName(d.state)});
+    if (q.not_before.has_value() && *q.not_before > now) r.backoff_s = absl::ToDoubleSeconds(*q.not_before - now);
     state.queued.push_back(std::move(r));
   }
   return state;
@@ -94,7 +98,9 @@ void Coordinator::DispatchPass(bool even_without_workers) {
       auto it = workers_.find(p.worker_id);
       if (it != workers_.end()) {
         it->second.running.insert({a.run_id, a.attempt});
-        it->second.channel->Assign(a);
+        // Disconnected meanwhile: its reconnect (without the attempt) or its
+        // lease's end releases the attempt.
+        if (it->second.channel != nullptr) it->second.channel->Assign(a);
         sent = true;
       }
     }

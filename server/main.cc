@@ -36,6 +36,10 @@ ABSL_FLAG(int, worker_lease_s, 30, "a worker silent this many seconds is conside
 ABSL_FLAG(int, heartbeat_interval_s, 5, "heartbeat interval asked of workers");
 ABSL_FLAG(std::string, project_weights, "",
           "fair-share weights of projects (resources.project), e.g. \"vision=2,nlp=1\"; unlisted projects weigh 1");
+ABSL_FLAG(double, requeue_backoff_s, 5,
+          "a run whose attempt n was lost or crashed is requeued after min(this * 2^(n-1), "
+          "--max_requeue_backoff_s) seconds");
+ABSL_FLAG(double, max_requeue_backoff_s, 300, "upper bound of the requeue backoff");
 
 namespace {
 
@@ -94,7 +98,11 @@ int main(int argc, char** argv) {
     }
     options.project_weights[kv.first] = weight;
   }
+  options.requeue_backoff = absl::Seconds(absl::GetFlag(FLAGS_requeue_backoff_s));
+  options.max_requeue_backoff = absl::Seconds(absl::GetFlag(FLAGS_max_requeue_backoff_s));
   gwo::server::Coordinator core(store->get(), options);
+  // Workers that had attempts when the last coordinator stopped get a lease to come back in.
+  if (absl::Status s = core.Recover(); !s.ok()) return Fail(absl::StrCat("recovering state: ", s.message()));
   gwo::server::ExperimentServiceImpl experiments(&core);
   gwo::server::MetricServiceImpl metrics(&core);
   gwo::server::WorkerServiceImpl workers(&core);

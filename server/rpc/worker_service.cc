@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "server/rpc/convert.h"
 #include "server/rpc/status.h"
 
@@ -19,7 +20,13 @@ using gwo::v1::WorkerMessage;
 // worker is gone before OnDone deletes the stream. Writes are queued and sent one
 // at a time. Store calls run inside the reactions: they are short, bounded
 // database round trips (a deliberate simplification of the callback API's
-// "no blocking in reactions" rule for this low-rate stream).
+// "no blocking in reactions" rule for this low-rate stream; the pool's bounded
+// wait and libpq's connect timeout keep them bounded when the database is down).
+//
+// Reports carry the worker's spool sequence number. Each one handled is
+// acknowledged (Ack), in order. One the core could not store (UNAVAILABLE) is not,
+// and the reports after it are skipped until the worker sends it again, so that
+// nothing is acknowledged, or applied, ahead of a report still missing.
 class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, CoordinatorMessage>,
                            public WorkerChannel {
  public:
@@ -62,6 +69,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     assign->set_run_spec_yaml(a.spec_yaml);
     assign->set_run_name(a.run_name);
     for (int g : a.gpus) assign->add_gpus(g);
+    for (const std::string& dir : a.resume_dirs) assign->add_resume_dirs(dir);
     Enqueue(std::move(m));
   }
 
@@ -87,25 +95,53 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     if (worker_id_ == 0 && !m.has_register_()) {
       return absl::FailedPreconditionError("the first message of a worker stream must be `register`");
     }
+    if (m.has_register_()) return Register(m.register_());
+    if (m.has_heartbeat()) {
+      core_->Heartbeat(worker_id_);
+      return absl::OkStatus();
+    }
+    // A report after one still missing: dropped, the worker sends it again.
+    if (blocked_seq_ > 0 && m.seq() > blocked_seq_) {
+      core_->Heartbeat(worker_id_);
+      return absl::OkStatus();
+    }
+    absl::Status outcome = absl::OkStatus();
+    GWO_RETURN_IF_ERROR(Report(m, &outcome));
+    if (m.seq() == 0) return absl::OkStatus();  // not spooled: nothing to acknowledge
+    if (!outcome.ok()) {
+      if (blocked_seq_ == 0 || m.seq() < blocked_seq_) blocked_seq_ = m.seq();
+      return absl::OkStatus();
+    }
+    if (m.seq() == blocked_seq_) blocked_seq_ = 0;
+    CoordinatorMessage ack;
+    ack.mutable_ack()->set_seq(m.seq());
+    Enqueue(std::move(ack));
+    return absl::OkStatus();
+  }
+
+  // Hands one report to the core. The returned status is the stream's (a malformed
+  // report ends it); `*outcome` is the core's (OK: handled; UNAVAILABLE: not stored).
+  absl::Status Report(const WorkerMessage& m, absl::Status* outcome) {
     switch (m.msg_case()) {
-      case WorkerMessage::kRegister: return Register(m.register_());
-      case WorkerMessage::kHeartbeat:
-        core_->Heartbeat(worker_id_);
-        return absl::OkStatus();
+      case WorkerMessage::kRegister:
+      case WorkerMessage::kHeartbeat: return absl::OkStatus();  // handled by Handle
       case WorkerMessage::kStarted:
-        core_->OnAttemptStarted(worker_id_, m.started().attempt().run_id(), m.started().attempt().attempt(),
-                                m.started().output_dir());
+        *outcome = core_->OnAttemptStarted(worker_id_, m.started().attempt().run_id(),
+                                           m.started().attempt().attempt(), m.started().output_dir(),
+                                           m.started().resumed_from_step());
         return absl::OkStatus();
       case WorkerMessage::kMetrics: {
         std::vector<MetricPointRecord> points;
         points.reserve(m.metrics().points_size());
         for (const auto& p : m.metrics().points()) points.push_back({p.step(), p.name(), p.value()});
-        core_->OnMetrics(worker_id_, m.metrics().attempt().run_id(), m.metrics().attempt().attempt(), points);
+        *outcome = core_->OnMetrics(worker_id_, m.metrics().attempt().run_id(), m.metrics().attempt().attempt(),
+                                    points, m.metrics().backfill());
         return absl::OkStatus();
       }
       case WorkerMessage::kLogs: {
         std::vector<std::string> lines(m.logs().lines().begin(), m.logs().lines().end());
-        core_->OnLogs(worker_id_, m.logs().attempt().run_id(), m.logs().attempt().attempt(), lines);
+        *outcome = core_->OnLogs(worker_id_, m.logs().attempt().run_id(), m.logs().attempt().attempt(), lines,
+                                 m.logs().first_line());
         return absl::OkStatus();
       }
       case WorkerMessage::kFinished: {
@@ -116,7 +152,8 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
               absl::StrCat("finished: state must be SUCCEEDED, FAILED or CANCELLED, got ",
                            gwo::v1::RunState_Name(f.state())));
         }
-        core_->OnAttemptFinished(worker_id_, f.attempt().run_id(), f.attempt().attempt(), *state, f.error());
+        *outcome = core_->OnAttemptFinished(worker_id_, f.attempt().run_id(), f.attempt().attempt(), *state,
+                                            f.error(), f.retryable());
         return absl::OkStatus();
       }
       case WorkerMessage::MSG_NOT_SET: return absl::InvalidArgumentError("empty worker message");
@@ -192,6 +229,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
   grpc::CallbackServerContext* const ctx_;
   WorkerMessage in_;
   int64_t worker_id_ = 0;  // set by Register; only the read reactions touch it
+  int64_t blocked_seq_ = 0;  // the first report not stored, 0: none; read reactions only
 
   absl::Mutex mu_;
   std::deque<CoordinatorMessage> out_ ABSL_GUARDED_BY(mu_);

@@ -18,6 +18,8 @@ namespace {
 
 // Waits at most this long for a TCP connection unless the URL says otherwise.
 constexpr char kConnectTimeoutSeconds[] = "10";
+// Waits at most this long for a free pooled connection.
+constexpr absl::Duration kAcquireTimeout = absl::Seconds(10);
 
 // SQLSTATEs after which the connection (or the server) is gone: class 08
 // (connection exception), and shutdown / startup in progress.
@@ -255,8 +257,14 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   std::unique_ptr<PgConnection> conn;
   {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](std::vector<std::unique_ptr<PgConnection>>* idle) { return !idle->empty(); }, &idle_));
+    // Bounded, so that a caller never waits past its deadline behind statements
+    // stuck on an unresponsive server.
+    if (!mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](std::vector<std::unique_ptr<PgConnection>>* idle) { return !idle->empty(); },
+                                  &idle_),
+                              kAcquireTimeout)) {
+      return absl::UnavailableError("PostgreSQL: every pooled connection stayed busy; is the server responding?");
+    }
     conn = std::move(idle_.back());
     idle_.pop_back();
   }

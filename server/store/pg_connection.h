@@ -111,7 +111,8 @@ class PgPool {
 
   // Opens `size` connections; UNAVAILABLE if any cannot be opened.
   static absl::StatusOr<std::unique_ptr<PgPool>> Open(const std::string& url, int size);
-  // UNAVAILABLE when the leased connection was broken and cannot be re-established.
+  // UNAVAILABLE when the leased connection was broken and cannot be re-established,
+  // or when no connection became free within 10 s.
   absl::StatusOr<Lease> Acquire();
 
  private:

@@ -9,6 +9,7 @@
 #ifndef GWO_SERVER_STORE_PG_STORE_H_
 #define GWO_SERVER_STORE_PG_STORE_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -34,6 +35,7 @@ class PgStore final : public Store {
   absl::StatusOr<std::vector<AttemptOnWorker>> CancelExperiment(int64_t id) override;
   absl::StatusOr<std::optional<AttemptOnWorker>> CancelRun(int64_t run_id, bool* cancelled) override;
 
+  absl::StatusOr<std::map<int64_t, std::string>> WorkersWithRunningAttempts() override;
   absl::StatusOr<int64_t> UpsertWorker(const WorkerInfo& info) override;
   absl::Status MarkWorkerOffline(int64_t worker_id) override;
 
@@ -44,12 +46,18 @@ class PgStore final : public Store {
   absl::StatusOr<bool> FailQueuedRun(int64_t run_id, const std::string& reason) override;
   absl::Status RequestPreemption(int64_t run_id, int attempt) override;
   absl::StatusOr<std::vector<AttemptOnWorker>> RunningAttempts(int64_t worker_id) override;
-  absl::Status ReleaseWorkerAttempts(int64_t worker_id, const std::string& reason) override;
+  absl::Status ReleaseWorkerAttempts(int64_t worker_id, const std::string& reason,
+                                     const std::vector<int64_t>& keep_runs = {}) override;
+  void SetRequeueBackoff(absl::Duration base, absl::Duration max) override;
 
   absl::Status RecordMetrics(int64_t run_id, int attempt, const std::vector<MetricPointRecord>& points) override;
-  absl::Status AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines) override;
+  absl::Status BackfillMetrics(int64_t run_id, int attempt, const std::vector<MetricPointRecord>& points) override;
+  absl::Status ArchiveEarlierMetrics(int64_t run_id, int attempt, int64_t resumed_from) override;
+  absl::Status AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines,
+                          int64_t first_line = 0) override;
   absl::Status RecordAttemptOutput(int64_t run_id, int attempt, const std::string& output_dir) override;
-  absl::Status FinishAttempt(int64_t run_id, int attempt, RunState state, const std::string& error) override;
+  absl::Status FinishAttempt(int64_t run_id, int attempt, RunState state, const std::string& error,
+                             bool retryable = false) override;
 
   absl::StatusOr<std::vector<MetricSeriesRecord>> QueryMetrics(int64_t run_id,
                                                                const std::vector<std::string>& names) override;
@@ -81,7 +89,18 @@ class PgStore final : public Store {
   // run's experiment id.
   static absl::StatusOr<int64_t> LockCurrentAttempt(PgConnection& conn, int64_t run_id, int attempt);
 
+  // SQL expression for the time a run requeued after attempt `attempt_column` may
+  // be claimed again (the requeue backoff).
+  std::string NotBeforeSql(const std::string& attempt_column) const;
+  // Output directories of the run's attempts before `attempt`, newest first.
+  static absl::StatusOr<std::vector<std::string>> EarlierOutputDirs(PgConnection& conn, int64_t run_id,
+                                                                    int attempt);
+  // Recomputes the run's latest_metrics from its current (not archived) points.
+  static absl::Status RebuildLatestMetrics(PgConnection& conn, int64_t run_id);
+
   std::unique_ptr<PgPool> pool_;
+  std::atomic<int64_t> backoff_base_us_{0};  // SetRequeueBackoff; 0: at once
+  std::atomic<int64_t> backoff_max_us_{300'000'000};
 };
 
 }  // namespace gwo::server

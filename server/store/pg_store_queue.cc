@@ -28,9 +28,9 @@ absl::StatusOr<QueueSnapshot> PgStore::ReadQueue() {
   QueueSnapshot out;
   GWO_RETURN_IF_ERROR(Run(Mode::kReadOnly, [&](PgConnection& conn) -> absl::Status {
     out = QueueSnapshot();
-    GWO_ASSIGN_OR_RETURN(PgResult q, conn.Exec("SELECT id, experiment_id, name, project, priority, gpus, "
-                                               "gpu_memory_bytes, total_steps, spec_yaml FROM runs "
-                                               "WHERE state = 'queued' ORDER BY id"));
+    GWO_ASSIGN_OR_RETURN(PgResult q, conn.Exec(absl::StrCat("SELECT id, experiment_id, name, project, priority, gpus, "
+                                               "gpu_memory_bytes, total_steps, spec_yaml, ", UsecOf("not_before"), " AS not_before_us FROM runs "
+                                               "WHERE state = 'queued' ORDER BY id")));
     std::map<int64_t, size_t> index;
     for (int i = 0; i < q.rows(); ++i) {
       QueueSnapshot::Queued r;
@@ -43,6 +43,7 @@ absl::StatusOr<QueueSnapshot> PgStore::ReadQueue() {
       r.gpu_memory_bytes = q.Int(i, "gpu_memory_bytes");
       r.total_steps = q.Int(i, "total_steps");
       r.spec_yaml = q.Text(i, "spec_yaml");
+      r.not_before = q.OptionalTime(i, "not_before_us");
       index[r.run_id] = out.queued.size();
       out.queued.push_back(std::move(r));
     }
@@ -104,7 +105,8 @@ absl::StatusOr<std::optional<Assignment>> PgStore::ClaimRun(int64_t run_id, int6
     GWO_ASSIGN_OR_RETURN(
         PgResult r,
         conn.Exec("WITH next AS ("
-                  "  SELECT id FROM runs WHERE id = $1 AND state = 'queued' FOR NO KEY UPDATE SKIP LOCKED) "
+                  "  SELECT id FROM runs WHERE id = $1 AND state = 'queued'"
+                  "  AND (not_before IS NULL OR not_before <= now()) FOR NO KEY UPDATE SKIP LOCKED) "
                   "UPDATE runs r SET state = 'running', attempt = r.attempt + 1, worker_id = $2, step = 0, "
                   "error = '', started_at = coalesce(r.started_at, now()), finished_at = NULL, "
                   "spec_yaml = coalesce($3, r.spec_yaml) "
@@ -112,12 +114,13 @@ absl::StatusOr<std::optional<Assignment>> PgStore::ClaimRun(int64_t run_id, int6
                   {IdText(run_id), IdText(worker_id), spec}));
     if (r.rows() == 0) return absl::OkStatus();
     Assignment a{r.Int(0, "id"), static_cast<int>(r.Int(0, "attempt")), r.Text(0, "name"), r.Text(0, "spec_yaml"),
-                 gpus};
+                 gpus, {}};
     GWO_RETURN_IF_ERROR(conn.Exec("INSERT INTO attempts (run_id, attempt, worker_id, state, gpus) "
                                   "VALUES ($1, $2, $3, 'running', $4::int4[])",
                                   {IdText(a.run_id), absl::StrCat(a.attempt), IdText(worker_id),
                                    ArrayLiteral(gpu_list)})
                             .status());
+    GWO_ASSIGN_OR_RETURN(a.resume_dirs, EarlierOutputDirs(conn, a.run_id, a.attempt));
     out = std::move(a);
     return absl::OkStatus();
   }));

@@ -61,7 +61,8 @@ absl::StatusOr<std::optional<Assignment>> PgStore::ClaimNextRun(int64_t worker_i
     GWO_ASSIGN_OR_RETURN(
         PgResult r,
         conn.Exec("WITH next AS ("
-                  "  SELECT id FROM runs WHERE state = 'queued' ORDER BY priority DESC, id"
+                  "  SELECT id FROM runs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= now())"
+                  "  ORDER BY priority DESC, id"
                   "  LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED) "
                   "UPDATE runs r SET state = 'running', attempt = r.attempt + 1, worker_id = $1, step = 0, "
                   "error = '', started_at = coalesce(r.started_at, now()), finished_at = NULL "
@@ -73,6 +74,7 @@ absl::StatusOr<std::optional<Assignment>> PgStore::ClaimNextRun(int64_t worker_i
                                   "VALUES ($1, $2, $3, 'running')",
                                   {IdText(a.run_id), absl::StrCat(a.attempt), IdText(worker_id)})
                             .status());
+    GWO_ASSIGN_OR_RETURN(a.resume_dirs, EarlierOutputDirs(conn, a.run_id, a.attempt));
     out = std::move(a);
     return absl::OkStatus();
   }));
@@ -92,7 +94,9 @@ absl::StatusOr<std::vector<AttemptOnWorker>> PgStore::RunningAttempts(int64_t wo
   return out;
 }
 
-absl::Status PgStore::ReleaseWorkerAttempts(int64_t worker_id, const std::string& reason) {
+absl::Status PgStore::ReleaseWorkerAttempts(int64_t worker_id, const std::string& reason,
+                                            const std::vector<int64_t>& keep_runs) {
+  const std::string not_before = NotBeforeSql("lost.attempt");
   return Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
     GWO_RETURN_IF_ERROR(RequireRow(conn, "workers", "worker", worker_id));
     // Attempt n is restart n-1: a run gets 1 + max_restarts attempts in all.
@@ -100,7 +104,8 @@ absl::Status PgStore::ReleaseWorkerAttempts(int64_t worker_id, const std::string
         PgResult r,
         conn.Exec("WITH lost AS ("
                   "  SELECT id, attempt, attempt - preempted_attempts <= max_restarts AS again FROM runs"
-                  "  WHERE worker_id = $1 AND state = 'running' ORDER BY id FOR NO KEY UPDATE),"
+                  "  WHERE worker_id = $1 AND state = 'running' AND NOT (id = ANY($3::int8[]))"
+                  "  ORDER BY id FOR NO KEY UPDATE),"
                   " attempts_done AS ("
                   "  UPDATE attempts a SET state = 'lost', error = $2, finished_at = now() FROM lost"
                   "  WHERE a.run_id = lost.id AND a.attempt = lost.attempt) "
@@ -108,9 +113,10 @@ absl::Status PgStore::ReleaseWorkerAttempts(int64_t worker_id, const std::string
                   " state = CASE WHEN lost.again THEN 'queued' ELSE 'failed' END,"
                   " worker_id = CASE WHEN lost.again THEN NULL ELSE r.worker_id END,"
                   " error = CASE WHEN lost.again THEN '' ELSE $2 END,"
-                  " finished_at = CASE WHEN lost.again THEN NULL ELSE now() END "
+                  " finished_at = CASE WHEN lost.again THEN NULL ELSE now() END,"
+                  " not_before = CASE WHEN lost.again THEN " + not_before + " ELSE NULL END "
                   "FROM lost WHERE r.id = lost.id RETURNING r.experiment_id, r.state",
-                  {IdText(worker_id), SanitizeText(reason)}));
+                  {IdText(worker_id), SanitizeText(reason), ArrayLiteral(keep_runs)}));
     std::set<int64_t> experiments;  // in id order, the order experiment rows are locked
     for (int i = 0; i < r.rows(); ++i) {
       if (r.Text(i, "state") == "failed") experiments.insert(r.Int(i, "experiment_id"));
@@ -171,16 +177,20 @@ absl::Status PgStore::RecordMetrics(int64_t run_id, int attempt, const std::vect
   });
 }
 
-absl::Status PgStore::AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines) {
+absl::Status PgStore::AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines,
+                                 int64_t first_line) {
+  // Line numbers: NULL when unnumbered (never a conflict).
+  const PgParam first = first_line > 0 ? PgParam(absl::StrCat(first_line)) : std::nullopt;
   std::vector<std::string> clean;
   for (const std::string& line : lines) clean.push_back(SanitizeText(line));
   return Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
     GWO_RETURN_IF_ERROR(LockCurrentAttempt(conn, run_id, attempt).status());
     if (clean.empty()) return absl::OkStatus();
     return conn
-        .Exec("INSERT INTO run_logs (run_id, attempt, line) "
-              "SELECT $1, $2, t.line FROM unnest($3::text[]) WITH ORDINALITY AS t(line, ord) ORDER BY t.ord",
-              {IdText(run_id), absl::StrCat(attempt), ArrayLiteral(clean)})
+        .Exec("INSERT INTO run_logs (run_id, attempt, line, line_no) "
+              "SELECT $1, $2, t.line, $4::int8 + t.ord - 1 FROM unnest($3::text[]) WITH ORDINALITY AS t(line, ord) "
+              "ORDER BY t.ord ON CONFLICT (run_id, attempt, line_no) DO NOTHING",
+              {IdText(run_id), absl::StrCat(attempt), ArrayLiteral(clean), first})
         .status();
   });
 }
@@ -195,7 +205,9 @@ absl::Status PgStore::RecordAttemptOutput(int64_t run_id, int attempt, const std
   });
 }
 
-absl::Status PgStore::FinishAttempt(int64_t run_id, int attempt, RunState state, const std::string& error) {
+absl::Status PgStore::FinishAttempt(int64_t run_id, int attempt, RunState state, const std::string& error,
+                                    bool retryable) {
+  const std::string not_before = NotBeforeSql("attempt");
   if (!IsTerminal(state)) {
     return absl::InvalidArgumentError(
         absl::StrCat("an attempt cannot finish as ", RunStateName(state), "; use succeeded, failed or cancelled"));
@@ -218,12 +230,22 @@ absl::Status PgStore::FinishAttempt(int64_t run_id, int attempt, RunState state,
     }
     const std::vector<PgParam> params = {IdText(run_id), absl::StrCat(attempt), RunStateName(state),
                                          SanitizeText(error)};
-    GWO_RETURN_IF_ERROR(conn.Exec("UPDATE runs SET state = $3, error = $4, finished_at = now() "
-                                  "WHERE id = $1 AND attempt = $2",
-                                  params)
-                            .status());
     GWO_RETURN_IF_ERROR(conn.Exec("UPDATE attempts SET state = $3, error = $4, finished_at = now() "
                                   "WHERE run_id = $1 AND attempt = $2",
+                                  params)
+                            .status());
+    if (state == RunState::kFailed && retryable) {
+      // Attempt n is restart n-1: a run gets 1 + max_restarts attempts in all.
+      GWO_ASSIGN_OR_RETURN(PgResult again,
+                           conn.Exec("UPDATE runs SET state = 'queued', worker_id = NULL, error = $3, "
+                                     "not_before = " + not_before + " WHERE id = $1 AND attempt = $2 "
+                                     "AND attempt - preempted_attempts <= max_restarts",
+                                     {IdText(run_id), absl::StrCat(attempt),
+                                      SanitizeText(absl::StrCat("attempt ", attempt, " failed, retrying: ", error))}));
+      if (again.affected() > 0) return absl::OkStatus();
+    }
+    GWO_RETURN_IF_ERROR(conn.Exec("UPDATE runs SET state = $3, error = $4, finished_at = now() "
+                                  "WHERE id = $1 AND attempt = $2",
                                   params)
                             .status());
     return FinishExperimentIfDone(conn, experiment_id);
@@ -239,7 +261,8 @@ absl::StatusOr<std::vector<MetricSeriesRecord>> PgStore::QueryMetrics(int64_t ru
   GWO_RETURN_IF_ERROR(Run(Mode::kReadOnly, [&](PgConnection& conn) -> absl::Status {
     GWO_RETURN_IF_ERROR(RequireRow(conn, "runs", "run", run_id));
     GWO_ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT DISTINCT ON (name, step) name, step, value FROM metrics "
-                                               "WHERE run_id = $1 AND ($2::text[] IS NULL OR name = ANY($2)) "
+                                               "WHERE run_id = $1 AND NOT archived "
+                                               "AND ($2::text[] IS NULL OR name = ANY($2)) "
                                                "ORDER BY name, step, attempt DESC",
                                                {IdText(run_id), names_param}));
     // Grouped in a std::map so names sort bytewise whatever the database collation.

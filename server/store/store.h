@@ -97,6 +97,9 @@ struct Assignment {
   std::string run_name;
   std::string spec_yaml;
   std::vector<int> gpus;  // device indices on the worker the attempt may use
+  // Output directories of the run's earlier attempts that reported one, newest
+  // first: where the new attempt looks for a checkpoint to continue from.
+  std::vector<std::string> resume_dirs;
 };
 
 // A run a queued run depends on, as it is now.
@@ -121,6 +124,8 @@ struct QueueSnapshot {
     int64_t total_steps = 0;
     std::string spec_yaml;
     std::vector<DependencyRecord> depends_on;
+    // Requeued with a backoff: not claimable before this time.
+    std::optional<absl::Time> not_before;
   };
   struct Running {
     int64_t run_id = 0;
@@ -202,6 +207,9 @@ class Store {
   virtual absl::StatusOr<std::optional<AttemptOnWorker>> CancelRun(int64_t run_id, bool* cancelled) = 0;
 
   // --- Workers ---
+  // Workers that the database has attempts running on, by id (for the coordinator
+  // to watch their leases after a restart).
+  virtual absl::StatusOr<std::map<int64_t, std::string>> WorkersWithRunningAttempts() = 0;
   // Registers (or re-registers, by name) a worker as online; returns its id.
   virtual absl::StatusOr<int64_t> UpsertWorker(const WorkerInfo& info) = 0;
   // Marks the worker offline.
@@ -211,7 +219,8 @@ class Store {
   // Claims the next queued run (highest priority, then oldest) for the worker:
   // increments its attempt, sets it running on the worker and records the attempt,
   // in one transaction using FOR UPDATE SKIP LOCKED, so concurrent claims never
-  // get the same run. nullopt when nothing is queued.
+  // get the same run. A run requeued with a backoff is not claimed before its time.
+  // nullopt when nothing is queued.
   virtual absl::StatusOr<std::optional<Assignment>> ClaimNextRun(int64_t worker_id) = 0;
   // The queued runs (with their dependencies) and the running attempts.
   virtual absl::StatusOr<QueueSnapshot> ReadQueue() = 0;
@@ -232,9 +241,14 @@ class Store {
   virtual absl::Status RequestPreemption(int64_t run_id, int attempt) = 0;
   // Attempts the database believes are running on this worker.
   virtual absl::StatusOr<std::vector<AttemptOnWorker>> RunningAttempts(int64_t worker_id) = 0;
-  // The worker is gone: each of its running attempts ends as lost, and its run is
-  // queued again if it has restarts left, else failed with `reason`.
-  virtual absl::Status ReleaseWorkerAttempts(int64_t worker_id, const std::string& reason) = 0;
+  // The worker is gone: each of its running attempts, except those of the runs in
+  // `keep_runs`, ends as lost, and its run is queued again if it has restarts left
+  // (not claimed before the requeue backoff has passed), else failed with `reason`.
+  virtual absl::Status ReleaseWorkerAttempts(int64_t worker_id, const std::string& reason,
+                                             const std::vector<int64_t>& keep_runs = {}) = 0;
+  // A run queued again after its attempt n is claimable after
+  // min(base * 2^(n-1), max); zero base: at once.
+  virtual void SetRequeueBackoff(absl::Duration base, absl::Duration max) = 0;
 
   // --- Reports (fenced: FAILED_PRECONDITION unless (run_id, attempt) is the run's
   // current attempt and the run is running) ---
@@ -242,18 +256,33 @@ class Store {
   // ignored (replays are harmless). Advances the run's step.
   virtual absl::Status RecordMetrics(int64_t run_id, int attempt,
                                      const std::vector<MetricPointRecord>& points) = 0;
+  // Points the attempt inherited with the checkpoint it resumed from: each is
+  // stored (as the attempt's) only when the run has no current point at that
+  // (step, name), so history lost with an earlier worker is filled in, once.
+  virtual absl::Status BackfillMetrics(int64_t run_id, int attempt,
+                                       const std::vector<MetricPointRecord>& points) = 0;
+  // The attempt continues from step `resumed_from` (0: from scratch): the points
+  // of earlier attempts past that step are archived (kept, but left out of
+  // QueryMetrics and the latest metrics). Idempotent.
+  virtual absl::Status ArchiveEarlierMetrics(int64_t run_id, int attempt, int64_t resumed_from) = 0;
   // Records where the attempt writes its outputs on the worker's host.
   virtual absl::Status RecordAttemptOutput(int64_t run_id, int attempt, const std::string& output_dir) = 0;
-  virtual absl::Status AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines) = 0;
+  // `first_line` > 0 numbers the lines first_line, first_line + 1, ...; a line
+  // whose number the attempt already stored is ignored (replays are harmless).
+  virtual absl::Status AppendLogs(int64_t run_id, int attempt, const std::vector<std::string>& lines,
+                                  int64_t first_line = 0) = 0;
   // Ends the attempt with `state` (kSucceeded, kFailed or kCancelled) and `error`.
-  // An attempt asked to stop for preemption that ends other than succeeded ends
-  // as 'preempted' instead and its run is queued again (see RequestPreemption).
-  virtual absl::Status FinishAttempt(int64_t run_id, int attempt, RunState state,
-                                     const std::string& error) = 0;
+  // A kFailed attempt with `retryable` and restarts left queues the run again
+  // (with the requeue backoff) instead of failing it. An attempt asked to stop for
+  // preemption that ends other than succeeded ends as 'preempted' instead and its
+  // run is queued again without using a restart (see RequestPreemption).
+  virtual absl::Status FinishAttempt(int64_t run_id, int attempt, RunState state, const std::string& error,
+                                     bool retryable = false) = 0;
 
   // --- Reads of results ---
-  // Series of the run, sorted by name, each ordered by step. For a step reported by
-  // several attempts, the latest attempt's value. `names` empty: all.
+  // Series of the run, sorted by name, each ordered by step, without archived
+  // points (one clean curve across attempts). For a step reported by several
+  // attempts, the latest attempt's value. `names` empty: all.
   virtual absl::StatusOr<std::vector<MetricSeriesRecord>> QueryMetrics(
       int64_t run_id, const std::vector<std::string>& names) = 0;
   // The last `n` log lines of the run (all attempts, in order).

@@ -1,6 +1,7 @@
 #include "worker/agent/agent.h"
 
 #include <random>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -8,7 +9,8 @@
 
 namespace gwo::worker {
 
-Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
+Agent::Agent(AgentOptions options, std::unique_ptr<Spool> spool)
+    : options_(std::move(options)), spool_(std::move(spool)) {}
 
 Agent::~Agent() { Shutdown(); }
 
@@ -27,7 +29,9 @@ void Agent::Shutdown() {
 
 void Agent::Send(gwo::v1::WorkerMessage m) {
   absl::MutexLock lock(&mu_);
-  outbox_.push_back(std::move(m));
+  if (absl::Status s = spool_->Append(&m); !s.ok()) {
+    LogError(absl::StrCat("spooling report ", m.seq(), " (kept in memory): ", s.ToString()));
+  }
   cv_.Signal();
 }
 
@@ -45,7 +49,7 @@ void Agent::Run() {
     LogInfo(absl::StrCat("reconnecting to ", options_.coordinator, " in ", absl::FormatDuration(wait)));
     absl::MutexLock lock(&mu_);
     cv_.WaitWithTimeout(&mu_, wait);
-    backoff = std::min(backoff * 2, absl::Seconds(10));
+    backoff = std::min(backoff * 2, options_.max_reconnect_backoff);
   }
 }
 
@@ -71,12 +75,20 @@ void Agent::Serve() {
   reg->set_slots(options_.slots);
   for (const auto& d : options_.devices) *reg->add_devices() = d;
   {
+    // Attempts still running, and those whose end is still to be reported: the
+    // coordinator keeps them for the spooled AttemptFinished to close.
     absl::MutexLock lock(&mu_);
+    std::set<std::pair<int64_t, int>> claimed;
     for (const auto& [key, runner] : runners_) {
-      if (runner->done()) continue;
+      if (!runner->done()) claimed.insert(key);
+    }
+    for (const gwo::v1::WorkerMessage& m : spool_->pending()) {
+      if (m.has_finished()) claimed.insert({m.finished().attempt().run_id(), m.finished().attempt().attempt()});
+    }
+    for (const auto& [run_id, attempt] : claimed) {
       gwo::v1::AttemptRef* a = reg->add_running();
-      a->set_run_id(key.first);
-      a->set_attempt(key.second);
+      a->set_run_id(run_id);
+      a->set_attempt(attempt);
     }
   }
   gwo::v1::CoordinatorMessage first;
@@ -94,6 +106,8 @@ void Agent::Serve() {
   {
     absl::MutexLock lock(&mu_);
     connected_ = true;
+    sent_seq_ = 0;  // everything not acknowledged goes out again on this stream
+    ack_progress_ = absl::Now();
     if (first.registered().heartbeat_interval_ms() > 0) {
       heartbeat_interval_ = absl::Milliseconds(first.registered().heartbeat_interval_ms());
     }
@@ -118,23 +132,47 @@ void Agent::Serve() {
   if (!shutdown_) LogWarning(absl::StrCat("connection to coordinator lost: ", s.error_message()));
 }
 
-// Sends queued reports, and a heartbeat whenever the outbox stays empty for an
-// interval. A message is removed from the outbox only after Write succeeded.
+// Sends spooled reports not yet sent on this stream, and a heartbeat whenever
+// nothing was written for an interval. When sent reports stay unacknowledged for
+// resend_after, sends them again from the oldest (the coordinator processes
+// reports in order and skips those after one it could not store).
 void Agent::WriterLoop(Stream* stream, grpc::ClientContext* ctx) {
   absl::Time last_write = absl::Now();
   for (;;) {
     gwo::v1::WorkerMessage m;
-    bool from_outbox = false;
     {
       absl::MutexLock lock(&mu_);
-      absl::Time wake = last_write + heartbeat_interval_;
-      while (connected_ && !shutdown_ && outbox_.empty() && absl::Now() < wake) {
+      auto next_report = [&]() -> const gwo::v1::WorkerMessage* {
+        const auto& pending = spool_->pending();
+        if (pending.empty()) return nullptr;
+        const bool outstanding = pending.front().seq() <= sent_seq_;
+        if (outstanding && absl::Now() - ack_progress_ >= options_.resend_after) {
+          LogWarning(absl::StrCat("no acknowledgement for report ", pending.front().seq(), " in ",
+                                  absl::FormatDuration(options_.resend_after), "; sending again from it"));
+          sent_seq_ = pending.front().seq() - 1;
+          ack_progress_ = absl::Now();
+        }
+        if (pending.back().seq() <= sent_seq_) return nullptr;
+        if (pending.front().seq() > sent_seq_) ack_progress_ = absl::Now();  // nothing outstanding before
+        for (const gwo::v1::WorkerMessage& p : pending) {
+          if (p.seq() > sent_seq_) return &p;
+        }
+        return nullptr;
+      };
+      const gwo::v1::WorkerMessage* report = nullptr;
+      for (;;) {
+        if (!connected_ || shutdown_) break;
+        report = next_report();
+        if (report != nullptr) break;
+        absl::Time wake = last_write + heartbeat_interval_;
+        if (absl::Now() >= wake) break;
+        if (!spool_->pending().empty()) wake = std::min(wake, ack_progress_ + options_.resend_after);
         cv_.WaitWithDeadline(&mu_, wake);
       }
       if (!connected_ || shutdown_) break;
-      if (!outbox_.empty()) {
-        m = outbox_.front();
-        from_outbox = true;
+      if (report != nullptr) {
+        m = *report;
+        sent_seq_ = m.seq();
       } else {
         m.mutable_heartbeat();
       }
@@ -144,10 +182,6 @@ void Agent::WriterLoop(Stream* stream, grpc::ClientContext* ctx) {
       break;
     }
     last_write = absl::Now();
-    if (from_outbox) {
-      absl::MutexLock lock(&mu_);
-      outbox_.pop_front();
-    }
     ReapFinished();
   }
 }
@@ -169,7 +203,12 @@ void Agent::ReapFinished() {
 }
 
 void Agent::Handle(const gwo::v1::CoordinatorMessage& m) {
-  if (m.has_assign()) {
+  if (m.has_ack()) {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = spool_->Ack(m.ack().seq()); !s.ok()) LogError(absl::StrCat("spool: ", s.ToString()));
+    ack_progress_ = absl::Now();
+    cv_.Signal();
+  } else if (m.has_assign()) {
     const auto& a = m.assign();
     auto key = std::make_pair(a.attempt().run_id(), a.attempt().attempt());
     AttemptRunnerOptions o;

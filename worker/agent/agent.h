@@ -1,7 +1,11 @@
 // gwo-worker's agent: dials the coordinator, keeps one bidirectional stream,
 // registers its devices, heartbeats, runs assigned attempts as gwo-train children
 // and relays their reports. It reconnects with backoff and jitter when the stream
-// drops; reports queued meanwhile are sent after the next registration.
+// drops, and keeps its attempts running meanwhile. Reports go through a spool on
+// disk (spool.h) and leave it only when the coordinator acknowledges them: those
+// not acknowledged are sent again after the next registration (also after a
+// restart of the worker), and on a live stream when no acknowledgement came for
+// `resend_after` (the coordinator could not store them).
 #ifndef GWO_WORKER_AGENT_AGENT_H_
 #define GWO_WORKER_AGENT_AGENT_H_
 
@@ -19,6 +23,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gwo/v1/workers.grpc.pb.h"
 #include "worker/agent/attempt_runner.h"
+#include "worker/agent/spool.h"
 
 namespace gwo::worker {
 
@@ -29,12 +34,19 @@ struct AgentOptions {
   std::string work_dir;    // attempts write under <work_dir>/runs/<run>/attempt-<n>
   std::string trainer_path;
   absl::Duration stop_grace = absl::Seconds(10);
+  // Unacknowledged reports are sent again after this long without an acknowledgement.
+  absl::Duration resend_after = absl::Seconds(3);
+  // Reconnect attempts back off exponentially (with full jitter) up to this; keep it
+  // well below the coordinator's worker lease, or a coordinator restart costs the
+  // worker its attempts.
+  absl::Duration max_reconnect_backoff = absl::Seconds(10);
   std::vector<gwo::v1::Device> devices;
 };
 
 class Agent {
  public:
-  explicit Agent(AgentOptions options);
+  // `spool` holds the reports of earlier runs of this worker not yet acknowledged.
+  Agent(AgentOptions options, std::unique_ptr<Spool> spool);
   ~Agent();
 
   // Runs until Shutdown(): connect, serve, reconnect.
@@ -48,7 +60,7 @@ class Agent {
   // Serves one connection until it ends.
   void Serve();
   void Handle(const gwo::v1::CoordinatorMessage& m);
-  // Queues a report; the writer thread sends queued reports in order while connected.
+  // Spools a report; the writer thread sends spooled reports in order while connected.
   void Send(gwo::v1::WorkerMessage m);
   void WriterLoop(Stream* stream, grpc::ClientContext* ctx);
   void ReapFinished();
@@ -58,7 +70,11 @@ class Agent {
 
   absl::Mutex mu_;
   absl::CondVar cv_;
-  std::deque<gwo::v1::WorkerMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Spool> spool_ ABSL_GUARDED_BY(mu_);
+  // On the current stream: the highest seq written, and when the acknowledgements
+  // last made progress (or sending started from an all-acknowledged state).
+  int64_t sent_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time ack_progress_ ABSL_GUARDED_BY(mu_);
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* active_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(5);

@@ -15,6 +15,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/subprocess.h"
+#include "worker/agent/resume.h"
+#include "worker/trainer/file_io.h"
 
 namespace gwo::worker {
 namespace {
@@ -82,6 +84,7 @@ AttemptRunner::AttemptRunner(gwo::v1::AssignAttempt assignment, AttemptRunnerOpt
     : assignment_(std::move(assignment)), options_(std::move(options)), send_(std::move(send)) {}
 
 AttemptRunner::~AttemptRunner() {
+  abandoned_ = true;
   RequestStop("worker shutting down");
   if (thread_.joinable()) thread_.join();
 }
@@ -95,11 +98,12 @@ void AttemptRunner::RequestStop(const std::string& reason) {
 
 void AttemptRunner::Watch() {
   const gwo::v1::AttemptRef ref = assignment_.attempt();
-  auto finish = [&](gwo::v1::RunState state, std::string error) {
+  auto finish = [&](gwo::v1::RunState state, std::string error, bool retryable = false) {
     gwo::v1::WorkerMessage m;
     *m.mutable_finished()->mutable_attempt() = ref;
     m.mutable_finished()->set_state(state);
     m.mutable_finished()->set_error(std::move(error));
+    m.mutable_finished()->set_retryable(retryable);
     send_(std::move(m));
     done_ = true;
   };
@@ -116,9 +120,39 @@ void AttemptRunner::Watch() {
     }
   }
   const std::string out_dir = options_.attempt_dir + "/out";
+
+  gwo::v1::WorkerMessage metrics;
+  *metrics.mutable_metrics()->mutable_attempt() = ref;
+  gwo::v1::WorkerMessage logs;
+  *logs.mutable_logs()->mutable_attempt() = ref;
+  int64_t next_line = 1;  // number of the next log line of this attempt
+  std::deque<std::string> tail;
+  // The log also stays on the worker's disk beside the attempt's outputs.
+  std::ofstream log_file(options_.attempt_dir + "/train.log", std::ios::app);
+  auto on_log_line = [&](const std::string& line) {
+    if (logs.logs().lines_size() == 0) logs.mutable_logs()->set_first_line(next_line);
+    ++next_line;
+    logs.mutable_logs()->add_lines(line);
+    log_file << line << '\n';
+    tail.push_back(line);
+    if (static_cast<int>(tail.size()) > options_.log_tail_lines) tail.pop_front();
+  };
+
+  // A restarted run continues from the newest valid checkpoint of its earlier
+  // attempts, taking their metric history up to it along.
+  const std::vector<std::string> earlier(assignment_.resume_dirs().begin(), assignment_.resume_dirs().end());
+  const ResumeChoice resume = ChooseResume(assignment_.run_spec_yaml(), earlier);
+  for (const std::string& line : resume.log) on_log_line(absl::StrCat("gwo-worker: ", line));
   SpawnOptions spawn;
   spawn.argv = {options_.trainer_path, "--spec", spec_path, "--out", out_dir,
                 "--events-fd", std::to_string(kEventsFd)};
+  if (!resume.checkpoint.empty()) {
+    std::filesystem::create_directories(out_dir, ec);
+    absl::Status s = trainer::WriteFileAtomically(out_dir + "/metrics.jsonl", resume.history_jsonl);
+    if (!s.ok()) on_log_line(absl::StrCat("gwo-worker: cannot carry the metric history over: ", s.message()));
+    spawn.argv.push_back("--resume-from");
+    spawn.argv.push_back(resume.checkpoint);
+  }
   spawn.capture_output = true;
   spawn.events_fd_in_child = kEventsFd;
   // The GPUs the coordinator gave this attempt (all of a multi-GPU run's).
@@ -134,16 +168,19 @@ void AttemptRunner::Watch() {
     gwo::v1::WorkerMessage m;
     *m.mutable_started()->mutable_attempt() = ref;
     m.mutable_started()->set_output_dir(out_dir);
+    m.mutable_started()->set_resumed_from_step(resume.step);
     send_(std::move(m));
   }
-
-  gwo::v1::WorkerMessage metrics;
-  *metrics.mutable_metrics()->mutable_attempt() = ref;
-  gwo::v1::WorkerMessage logs;
-  *logs.mutable_logs()->mutable_attempt() = ref;
-  std::deque<std::string> tail;
-  // The log also stays on the worker's disk beside the attempt's outputs.
-  std::ofstream log_file(options_.attempt_dir + "/train.log", std::ios::app);
+  // The history up to the checkpoint, for the points its attempt never delivered.
+  for (size_t i = 0; i < resume.history.size(); i += kMaxPointsPerReport) {
+    gwo::v1::WorkerMessage m;
+    *m.mutable_metrics()->mutable_attempt() = ref;
+    m.mutable_metrics()->set_backfill(true);
+    for (size_t j = i; j < std::min(resume.history.size(), i + kMaxPointsPerReport); ++j) {
+      *m.mutable_metrics()->add_points() = resume.history[j];
+    }
+    send_(std::move(m));
+  }
   absl::Time last_flush = absl::Now();
   auto flush = [&] {
     if (metrics.metrics().points_size() > 0) {
@@ -156,12 +193,6 @@ void AttemptRunner::Watch() {
     }
     log_file.flush();
     last_flush = absl::Now();
-  };
-  auto on_log_line = [&](const std::string& line) {
-    logs.mutable_logs()->add_lines(line);
-    log_file << line << '\n';
-    tail.push_back(line);
-    if (static_cast<int>(tail.size()) > options_.log_tail_lines) tail.pop_front();
   };
   auto on_event_line = [&](const std::string& line) {
     gwo::v1::MetricPoint p;
@@ -204,14 +235,20 @@ void AttemptRunner::Watch() {
   ExitStatus status = child->Wait();
   flush();
 
-  if (stop_requested_) {
+  if (abandoned_) {
+    // Not the run's fault: another attempt continues it.
+    finish(gwo::v1::RUN_STATE_FAILED, "the worker shut down during the attempt", /*retryable=*/true);
+  } else if (stop_requested_) {
     finish(gwo::v1::RUN_STATE_CANCELLED, "");
   } else if (status.ok()) {
     finish(gwo::v1::RUN_STATE_SUCCEEDED, "");
   } else {
     std::vector<std::string> lines(tail.begin(), tail.end());
-    finish(gwo::v1::RUN_STATE_FAILED, absl::StrCat("gwo-train ended with ", status.ToString(),
-                                                   "; last log lines:\n", absl::StrJoin(lines, "\n")));
+    const bool retryable = status.exit_code != kTrainerExitNotRetryable;
+    finish(gwo::v1::RUN_STATE_FAILED,
+           absl::StrCat("gwo-train ended with ", status.ToString(), retryable ? "" : " (not retryable)",
+                        "; last log lines:\n", absl::StrJoin(lines, "\n")),
+           retryable);
   }
 }
 

@@ -1,7 +1,10 @@
 // Runs one attempt of a run as a gwo-train child process and turns what it
 // writes into reports: metric points from its events pipe, log lines from its
-// stdout/stderr, and one final AttemptFinished. A crash of the child (signal,
-// OOM, CUDA fault) only ends this attempt.
+// stdout/stderr (numbered from 1), and one final AttemptFinished. A crash of the
+// child (signal, OOM, CUDA fault) only ends this attempt. An attempt whose
+// assignment lists earlier attempts' outputs continues from their newest valid
+// checkpoint (resume.h): gwo-train gets --resume-from, AttemptStarted the step, and
+// the history up to it is sent as backfill.
 #ifndef GWO_WORKER_AGENT_ATTEMPT_RUNNER_H_
 #define GWO_WORKER_AGENT_ATTEMPT_RUNNER_H_
 
@@ -23,13 +26,20 @@ struct AttemptRunnerOptions {
   int log_tail_lines = 20;           // lines quoted in the error of a failed attempt
 };
 
+// gwo-train's exit code for a failure that another attempt cannot fix (an invalid
+// spec, a spec the data or device cannot satisfy, out of memory): the attempt is
+// reported FAILED and not retryable. Any other failure (another exit code, a
+// signal) is reported retryable.
+inline constexpr int kTrainerExitNotRetryable = 2;
+
 class AttemptRunner {
  public:
   // `send` is called from the runner's thread with each report, in order.
   using SendFn = std::function<void(gwo::v1::WorkerMessage)>;
 
   AttemptRunner(gwo::v1::AssignAttempt assignment, AttemptRunnerOptions options, SendFn send);
-  // Stops the child if it still runs and joins the thread.
+  // Stops the child if it still runs (the attempt then finishes FAILED, retryable:
+  // the worker is going away) and joins the thread.
   ~AttemptRunner();
 
   // Starts the child and the thread that watches it. Failures to start are
@@ -50,6 +60,7 @@ class AttemptRunner {
   const SendFn send_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> abandoned_{false};  // stopped by the destructor
   std::atomic<bool> done_{false};
 };
 

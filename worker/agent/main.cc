@@ -24,6 +24,10 @@ ABSL_FLAG(int, slots, 0, "attempts run at once; default: 1 per GPU, or 2 on a CP
 ABSL_FLAG(std::string, work_dir, "", "where attempts write their files; default /tmp/gwo-worker-<name>");
 ABSL_FLAG(std::string, trainer, "", "the gwo-train binary; default: gwo-train next to gwo-worker");
 ABSL_FLAG(int, stop_grace_s, 10, "seconds between SIGTERM and SIGKILL when stopping an attempt");
+ABSL_FLAG(double, resend_after_s, 3, "unacknowledged reports are sent again after this many seconds");
+ABSL_FLAG(double, max_reconnect_backoff_s, 10,
+          "longest wait between reconnect attempts (exponential backoff with jitter up to it); keep it "
+          "below the coordinator's --worker_lease_s");
 
 namespace {
 
@@ -63,12 +67,20 @@ int main(int argc, char** argv) {
                                                        : absl::GetFlag(FLAGS_work_dir);
   o.trainer_path = absl::GetFlag(FLAGS_trainer).empty() ? SelfDir() + "/gwo-train" : absl::GetFlag(FLAGS_trainer);
   o.stop_grace = absl::Seconds(absl::GetFlag(FLAGS_stop_grace_s));
+  o.resend_after = absl::Seconds(absl::GetFlag(FLAGS_resend_after_s));
+  o.max_reconnect_backoff = absl::Seconds(absl::GetFlag(FLAGS_max_reconnect_backoff_s));
   if (access(o.trainer_path.c_str(), X_OK) != 0) {
     std::cerr << "gwo-worker: error: trainer " << o.trainer_path << " is not an executable (see --trainer)\n";
     return 1;
   }
 
-  gwo::worker::Agent agent(o);
+  // Reports not yet acknowledged survive a restart of the worker here.
+  auto spool = gwo::worker::Spool::Open(o.work_dir + "/spool");
+  if (!spool.ok()) {
+    std::cerr << "gwo-worker: error: " << spool.status().message() << "\n";
+    return 1;
+  }
+  gwo::worker::Agent agent(o, *std::move(spool));
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);

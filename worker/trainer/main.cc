@@ -1,7 +1,11 @@
 // gwo-train: trains one run spec. Used standalone and by gwo-worker, which passes
 // --events-fd to receive metric events and reads stdout/stderr as the run's log.
-// Exit codes: 0 done, 1 error (message on stderr), 143 stopped by SIGTERM/SIGINT
-// (after writing a training-state checkpoint when training.checkpoint_every > 0).
+// Exit codes: 0 done; 2 error that another attempt cannot fix (an invalid spec, a
+// spec the data or device cannot satisfy, a checkpoint of another spec, out of
+// memory; message on stderr): gwo-worker then fails the run at once; 1 any other
+// error (I/O, a LibTorch failure: worth another attempt); 143 stopped by
+// SIGTERM/SIGINT (after writing a training-state checkpoint when
+// training.checkpoint_every > 0).
 // Rerun with the same --spec and --out, it continues from the newest valid checkpoint.
 #include <cstdio>
 #include <string>
@@ -11,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "common/flags.h"
 #include "spec/parse.h"
@@ -31,10 +36,29 @@ ABSL_FLAG(std::string, resume_from, "",
 namespace {
 
 constexpr int kExitStopped = 143;  // 128 + SIGTERM, as if the signal had killed us
+constexpr int kExitError = 1;
+// Must equal gwo::worker::kTrainerExitNotRetryable (worker/agent/attempt_runner.h).
+constexpr int kExitNotRetryable = 2;
+
+// Whether running the same spec again cannot end differently.
+bool NotRetryable(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kResourceExhausted:
+      return true;
+    default:
+      // RunTraining reports LibTorch's exceptions as INTERNAL with their text; out of
+      // memory at this size fails the same way on the same device.
+      return absl::StrContains(status.message(), "out of memory");
+  }
+}
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "gwo-train: error: %s\n", std::string(status.message()).c_str());
-  return 1;
+  return NotRetryable(status) ? kExitNotRetryable : kExitError;
 }
 
 }  // namespace

@@ -1,0 +1,99 @@
+#include "worker/agent/resume.h"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "spec/parse.h"
+#include "worker/trainer/checkpoint_dir.h"
+#include "worker/trainer/file_io.h"
+
+namespace gwo::worker {
+namespace {
+
+// The N of .../step-N.ckpt; 0 when the name is not of that form.
+int64_t StepOfCheckpoint(const std::string& path) {
+  std::string name = std::filesystem::path(path).filename().string();
+  int64_t step = 0;
+  if (name.rfind("step-", 0) != 0 || name.size() < 11 || name.substr(name.size() - 5) != ".ckpt") return 0;
+  if (!absl::SimpleAtoi(name.substr(5, name.size() - 10), &step)) return 0;
+  return step;
+}
+
+// The history of `out_dir` up to `step`, from its metrics.jsonl.
+void ReadHistory(const std::string& out_dir, int64_t step, ResumeChoice* choice) {
+  absl::StatusOr<std::string> text = trainer::ReadFileToString(out_dir + "/metrics.jsonl");
+  if (!text.ok()) {
+    choice->log.push_back(absl::StrCat("no metric history to carry over: ", text.status().message()));
+    return;
+  }
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    gwo::v1::MetricPoint p;
+    if (!ParseMetricJson(std::string(line), &p) || p.step() > step) continue;
+    choice->history.push_back(p);
+    absl::StrAppend(&choice->history_jsonl, line, "\n");
+  }
+}
+
+}  // namespace
+
+bool ParseMetricJson(const std::string& line, gwo::v1::MetricPoint* point) {
+  const std::string step_key = "{\"step\":", name_key = ",\"name\":\"", value_key = ",\"value\":";
+  if (line.rfind(step_key, 0) != 0) return false;
+  const size_t name_at = line.find(name_key);
+  if (name_at == std::string::npos) return false;
+  int64_t step = 0;
+  if (!absl::SimpleAtoi(line.substr(step_key.size(), name_at - step_key.size()), &step) || step < 0) return false;
+  std::string name;
+  size_t i = name_at + name_key.size();
+  for (; i < line.size() && line[i] != '"'; ++i) {
+    if (line[i] == '\\' && i + 1 < line.size()) ++i;
+    name += line[i];
+  }
+  if (i >= line.size() || name.empty() || line.compare(i + 1, value_key.size(), value_key) != 0) return false;
+  const size_t value_at = i + 1 + value_key.size();
+  const size_t end = line.rfind('}');
+  if (end == std::string::npos || end < value_at) return false;
+  const std::string value_text = line.substr(value_at, end - value_at);
+  double value = std::numeric_limits<double>::quiet_NaN();
+  if (value_text != "null" && !absl::SimpleAtod(value_text, &value)) return false;
+  point->set_step(step);
+  point->set_name(name);
+  point->set_value(value);
+  return true;
+}
+
+ResumeChoice ChooseResume(const std::string& run_spec_yaml, const std::vector<std::string>& earlier_outputs) {
+  ResumeChoice choice;
+  if (earlier_outputs.empty()) return choice;
+  absl::StatusOr<spec::RunSpec> spec = spec::ParseRunSpec(run_spec_yaml, "run.yaml");
+  if (!spec.ok()) {
+    choice.log.push_back(absl::StrCat("starting from scratch: the run spec does not parse: ", spec.status().message()));
+    return choice;
+  }
+  for (const std::string& dir : earlier_outputs) {
+    const std::string checkpoints = dir + "/checkpoints";
+    absl::StatusOr<trainer::ResumeSearch> search = trainer::FindResumePoint(checkpoints, *spec);
+    if (!search.ok()) {
+      choice.log.push_back(absl::StrCat("passing over ", checkpoints, ": ", search.status().message()));
+      continue;
+    }
+    for (const std::string& line : search->skipped) choice.log.push_back(line);
+    if (!search->point.has_value()) {
+      choice.log.push_back(absl::StrCat("no checkpoint in ", checkpoints));
+      continue;
+    }
+    choice.checkpoint = search->point->path;
+    choice.step = StepOfCheckpoint(choice.checkpoint);
+    choice.log.push_back(absl::StrCat("resuming from ", choice.checkpoint, " (step ", choice.step, ")"));
+    ReadHistory(dir, choice.step, &choice);
+    return choice;
+  }
+  choice.log.push_back("no valid checkpoint in the earlier attempts' outputs: starting from scratch");
+  return choice;
+}
+
+}  // namespace gwo::worker
