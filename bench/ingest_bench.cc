@@ -124,7 +124,12 @@ int main(int argc, char** argv) {
   if (!Exec(c, "TRUNCATE metrics, latest_metrics") || !Exec(c, "CHECKPOINT")) return Fail("truncate");
   std::string text;
   t0 = absl::Now();
-  if (!Exec(c, "COPY metrics (run_id, name, step, attempt, value) FROM STDIN")) return Fail("copy");
+  {
+    PGresult* start = PQexec(c, "COPY metrics (run_id, name, step, attempt, value) FROM STDIN");
+    const bool copying = PQresultStatus(start) == PGRES_COPY_IN;
+    PQclear(start);
+    if (!copying) return Fail(absl::StrCat("COPY: ", PQerrorMessage(c)));
+  }
   for (int w = 0; w < workers; ++w) {
     for (const MetricPointRecord& p : series) {
       absl::StrAppend(&text, run_ids[w], "\t", p.name, "\t", p.step, "\t1\t", absl::StrFormat("%.17g", p.value), "\n");

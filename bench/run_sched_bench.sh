@@ -22,8 +22,10 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+# Everything below goes to the terminal and to OUT (in this shell, so that the
+# cleanup above sees the pids of the services it started).
+if [ "$out" != /dev/stdout ]; then exec > >(tee "$out"); fi
 
-{
   echo "# gwo scheduling benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -62,4 +64,3 @@ YAML
   echo "command: $bin/gwo-submit-latency-bench --coordinator $addr --job job.yaml --samples 50"
   "$bin/gwo-submit-latency-bench" --coordinator "$addr" --job "$tmp/job.yaml" --samples 50
   echo "versions: $(psql --version 2>/dev/null || ls /usr/lib/postgresql), $(dpkg-query -W -f='grpc ${Version}' libgrpc++1.51 2>/dev/null || true)"
-} | tee "$out"

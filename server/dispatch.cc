@@ -14,8 +14,8 @@ absl::StatusOr<ClusterState> Coordinator::BuildClusterState(QueueSnapshot* snaps
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, s] : workers_) {
-      if (s.channel == nullptr) continue;  // disconnected, within its lease: nothing new goes there
-      state.workers.push_back({id, s.name, s.slots, s.gpus});
+      // A worker disconnected within its lease keeps its attempts but takes no new ones.
+      if (s.channel != nullptr) state.workers.push_back({id, s.name, s.slots, s.gpus});
     }
   }
   GWO_ASSIGN_OR_RETURN(*snapshot, store_->ReadQueue());
@@ -49,6 +49,7 @@ absl::StatusOr<ClusterState> Coordinator::BuildClusterState(QueueSnapshot* snaps
     r.gpu_memory_bytes = q.gpu_memory_bytes;
     r.total_steps = q.total_steps;
     for (const DependencyRecord& d : q.depends_on) r.depends_on.push_back({d.run_id, d.name, RunStateName(d.state)});
+    if (q.not_before.has_value() && *q.not_before > now) r.backoff_s = absl::ToDoubleSeconds(*q.not_before - now);
     state.queued.push_back(std::move(r));
   }
   return state;

@@ -1,6 +1,7 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -175,6 +176,11 @@ class Pass {
         return false;
       }
       waiting.push_back(absl::StrCat("run ", d.run_id, " (", d.name, ")"));
+    }
+    if (waiting.empty() && q.backoff_s > 0) {
+      dependency_reason_[q.run_id] =
+          absl::StrFormat("retrying after a lost or failed attempt in %.0f s (requeue backoff)", std::ceil(q.backoff_s));
+      return false;
     }
     if (waiting.empty()) return true;
     dependency_reason_[q.run_id] = absl::StrCat("waiting for ", absl::StrJoin(waiting, ", "));

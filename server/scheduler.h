@@ -6,7 +6,8 @@
 //
 // Policy, in the order it is applied:
 // 1. Stages: a queued run waits until every run it depends on has succeeded; a
-//    dependency that failed or was cancelled fails the run (RunsToFail).
+//    dependency that failed or was cancelled fails the run (RunsToFail). A run in
+//    its requeue backoff waits too.
 // 2. Order: higher `priority` first. Among projects whose next run has the same
 //    priority, the project with the lowest usage / weight goes first (weighted fair
 //    share; usage counts the GPUs of its running attempts, 1 for a CPU run); then the
@@ -86,6 +87,8 @@ struct QueuedRun {
   int64_t gpu_memory_bytes = 0;  // per GPU; 0: no requirement
   int64_t total_steps = 0;
   std::vector<Dependency> depends_on;
+  // Requeued after a lost or failed attempt: not placed for this many more seconds.
+  double backoff_s = 0;
 };
 
 struct ClusterState {

@@ -48,7 +48,7 @@ void EstimateStarts(const ClusterState& state, Decisions* decisions) {
     auto it = queued.find(w.run_id);
     if (it == queued.end()) continue;
     const QueuedRun& q = *it->second;
-    double ready = 0;
+    double ready = q.backoff_s;
     bool known = true;
     for (const Dependency& d : q.depends_on) {
       if (d.state == "succeeded") continue;

@@ -68,8 +68,8 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     assign->mutable_attempt()->set_attempt(a.attempt);
     assign->set_run_spec_yaml(a.spec_yaml);
     assign->set_run_name(a.run_name);
-    for (const std::string& dir : a.resume_dirs) assign->add_resume_dirs(dir);
     for (int g : a.gpus) assign->add_gpus(g);
+    for (const std::string& dir : a.resume_dirs) assign->add_resume_dirs(dir);
     Enqueue(std::move(m));
   }
 

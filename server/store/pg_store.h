@@ -112,6 +112,13 @@ class PgStore final : public Store {
   // SQL expression for the time a run requeued after attempt `attempt_column` may
   // be claimed again (the requeue backoff).
   std::string NotBeforeSql(const std::string& attempt_column) const;
+  // Claims the run that `pick` selects (one id, FOR NO KEY UPDATE SKIP LOCKED; its
+  // parameters `params` are $3, $4, ...) for the worker: its next attempt runs there,
+  // holding `gpus`, with the run spec replaced by `spec` unless null. nullopt when
+  // `pick` selects nothing.
+  static absl::StatusOr<std::optional<Assignment>> ClaimPicked(PgConnection& conn, const std::string& pick,
+                                                               std::vector<PgParam> params, int64_t worker_id,
+                                                               const std::vector<int>& gpus, const PgParam& spec);
   // Output directories of the run's attempts before `attempt`, newest first.
   static absl::StatusOr<std::vector<std::string>> EarlierOutputDirs(PgConnection& conn, int64_t run_id,
                                                                     int attempt);

@@ -28,10 +28,9 @@ absl::StatusOr<QueueSnapshot> PgStore::ReadQueue() {
   QueueSnapshot out;
   GWO_RETURN_IF_ERROR(Run(Mode::kReadOnly, [&](PgConnection& conn) -> absl::Status {
     out = QueueSnapshot();
-    GWO_ASSIGN_OR_RETURN(PgResult q, conn.Exec("SELECT id, experiment_id, name, project, priority, gpus, "
-                                               "gpu_memory_bytes, total_steps, spec_yaml FROM runs "
-                                               "WHERE state = 'queued' AND (not_before IS NULL OR not_before <= now()) "
-                                               "ORDER BY id"));
+    GWO_ASSIGN_OR_RETURN(PgResult q, conn.Exec(absl::StrCat("SELECT id, experiment_id, name, project, priority, gpus, "
+                                               "gpu_memory_bytes, total_steps, spec_yaml, ", UsecOf("not_before"), " AS not_before_us FROM runs "
+                                               "WHERE state = 'queued' ORDER BY id")));
     std::map<int64_t, size_t> index;
     for (int i = 0; i < q.rows(); ++i) {
       QueueSnapshot::Queued r;
@@ -44,6 +43,7 @@ absl::StatusOr<QueueSnapshot> PgStore::ReadQueue() {
       r.gpu_memory_bytes = q.Int(i, "gpu_memory_bytes");
       r.total_steps = q.Int(i, "total_steps");
       r.spec_yaml = q.Text(i, "spec_yaml");
+      r.not_before = q.OptionalTime(i, "not_before_us");
       index[r.run_id] = out.queued.size();
       out.queued.push_back(std::move(r));
     }
@@ -91,37 +91,44 @@ absl::StatusOr<QueueSnapshot> PgStore::ReadQueue() {
   return out;
 }
 
+absl::StatusOr<std::optional<Assignment>> PgStore::ClaimPicked(PgConnection& conn, const std::string& pick,
+                                                               std::vector<PgParam> params, int64_t worker_id,
+                                                               const std::vector<int>& gpus, const PgParam& spec) {
+  GWO_RETURN_IF_ERROR(RequireRow(conn, "workers", "worker", worker_id));
+  params.insert(params.begin(), {IdText(worker_id), spec});
+  // SKIP LOCKED: a run another transaction (another coordinator) is claiming is
+  // passed over, and one claimed meanwhile fails the state test.
+  GWO_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.Exec(absl::StrCat("WITH next AS (", pick,
+                             ") UPDATE runs r SET state = 'running', attempt = r.attempt + 1, worker_id = $1, "
+                             "step = 0, error = '', started_at = coalesce(r.started_at, now()), finished_at = NULL, "
+                             "spec_yaml = coalesce($2, r.spec_yaml) "
+                             "FROM next WHERE r.id = next.id RETURNING r.id, r.attempt, r.name, r.spec_yaml"),
+                params));
+  if (r.rows() == 0) return std::nullopt;
+  Assignment a{r.Int(0, "id"), static_cast<int>(r.Int(0, "attempt")), r.Text(0, "name"), r.Text(0, "spec_yaml"),
+               gpus, {}};
+  const std::vector<int64_t> gpu_list(gpus.begin(), gpus.end());
+  GWO_RETURN_IF_ERROR(conn.Exec("INSERT INTO attempts (run_id, attempt, worker_id, state, gpus) "
+                                "VALUES ($1, $2, $3, 'running', $4::int4[])",
+                                {IdText(a.run_id), absl::StrCat(a.attempt), IdText(worker_id),
+                                 ArrayLiteral(gpu_list)})
+                          .status());
+  GWO_ASSIGN_OR_RETURN(a.resume_dirs, EarlierOutputDirs(conn, a.run_id, a.attempt));
+  return a;
+}
+
 absl::StatusOr<std::optional<Assignment>> PgStore::ClaimRun(int64_t run_id, int64_t worker_id,
                                                             const std::vector<int>& gpus,
                                                             const std::string& resolved_spec_yaml) {
-  std::vector<int64_t> gpu_list(gpus.begin(), gpus.end());
   const PgParam spec = resolved_spec_yaml.empty() ? std::nullopt : PgParam(SanitizeText(resolved_spec_yaml));
   std::optional<Assignment> out;
   GWO_RETURN_IF_ERROR(Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
-    out.reset();
-    GWO_RETURN_IF_ERROR(RequireRow(conn, "workers", "worker", worker_id));
-    // SKIP LOCKED: a run another coordinator is claiming right now is left to it;
-    // the state test in the same statement skips one claimed meanwhile.
-    GWO_ASSIGN_OR_RETURN(
-        PgResult r,
-        conn.Exec("WITH next AS ("
-                  "  SELECT id FROM runs WHERE id = $1 AND state = 'queued' AND (not_before IS NULL OR not_before <= now())"
-                  "  FOR NO KEY UPDATE SKIP LOCKED) "
-                  "UPDATE runs r SET state = 'running', attempt = r.attempt + 1, worker_id = $2, step = 0, "
-                  "error = '', started_at = coalesce(r.started_at, now()), finished_at = NULL, "
-                  "spec_yaml = coalesce($3, r.spec_yaml) "
-                  "FROM next WHERE r.id = next.id RETURNING r.id, r.attempt, r.name, r.spec_yaml",
-                  {IdText(run_id), IdText(worker_id), spec}));
-    if (r.rows() == 0) return absl::OkStatus();
-    Assignment a{r.Int(0, "id"), static_cast<int>(r.Int(0, "attempt")), r.Text(0, "name"), r.Text(0, "spec_yaml")};
-    a.gpus = gpus;
-    GWO_RETURN_IF_ERROR(conn.Exec("INSERT INTO attempts (run_id, attempt, worker_id, state, gpus) "
-                                  "VALUES ($1, $2, $3, 'running', $4::int4[])",
-                                  {IdText(a.run_id), absl::StrCat(a.attempt), IdText(worker_id),
-                                   ArrayLiteral(gpu_list)})
-                            .status());
-    GWO_ASSIGN_OR_RETURN(a.resume_dirs, EarlierOutputDirs(conn, a.run_id, a.attempt));
-    out = std::move(a);
+    GWO_ASSIGN_OR_RETURN(out, ClaimPicked(conn,
+                                          "SELECT id FROM runs WHERE id = $3 AND state = 'queued' AND "
+                                          "(not_before IS NULL OR not_before <= now()) FOR NO KEY UPDATE SKIP LOCKED",
+                                          {IdText(run_id)}, worker_id, gpus, spec));
     return absl::OkStatus();
   }));
   return out;

@@ -54,28 +54,11 @@ absl::Status PgStore::MarkWorkerOffline(int64_t worker_id) {
 absl::StatusOr<std::optional<Assignment>> PgStore::ClaimNextRun(int64_t worker_id) {
   std::optional<Assignment> out;
   GWO_RETURN_IF_ERROR(Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
-    out.reset();
-    GWO_RETURN_IF_ERROR(RequireRow(conn, "workers", "worker", worker_id));
-    // SKIP LOCKED: a run being claimed by a concurrent transaction is passed over,
-    // and one claimed meanwhile fails the state re-check, so the next is taken.
-    GWO_ASSIGN_OR_RETURN(
-        PgResult r,
-        conn.Exec("WITH next AS ("
-                  "  SELECT id FROM runs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= now())"
-                  "  ORDER BY priority DESC, id"
-                  "  LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED) "
-                  "UPDATE runs r SET state = 'running', attempt = r.attempt + 1, worker_id = $1, step = 0, "
-                  "error = '', started_at = coalesce(r.started_at, now()), finished_at = NULL "
-                  "FROM next WHERE r.id = next.id RETURNING r.id, r.attempt, r.name, r.spec_yaml",
-                  {IdText(worker_id)}));
-    if (r.rows() == 0) return absl::OkStatus();
-    Assignment a{r.Int(0, "id"), static_cast<int>(r.Int(0, "attempt")), r.Text(0, "name"), r.Text(0, "spec_yaml")};
-    GWO_RETURN_IF_ERROR(conn.Exec("INSERT INTO attempts (run_id, attempt, worker_id, state) "
-                                  "VALUES ($1, $2, $3, 'running')",
-                                  {IdText(a.run_id), absl::StrCat(a.attempt), IdText(worker_id)})
-                            .status());
-    GWO_ASSIGN_OR_RETURN(a.resume_dirs, EarlierOutputDirs(conn, a.run_id, a.attempt));
-    out = std::move(a);
+    GWO_ASSIGN_OR_RETURN(out, ClaimPicked(conn,
+                                          "SELECT id FROM runs WHERE state = 'queued' AND "
+                                          "(not_before IS NULL OR not_before <= now()) "
+                                          "ORDER BY priority DESC, id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED",
+                                          {}, worker_id, {}, std::nullopt));
     return absl::OkStatus();
   }));
   return out;

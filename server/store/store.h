@@ -97,10 +97,10 @@ struct Assignment {
   int attempt = 0;
   std::string run_name;
   std::string spec_yaml;
+  std::vector<int> gpus;  // device indices on the worker the attempt may use
   // Output directories of the run's earlier attempts that reported one, newest
   // first: where the new attempt looks for a checkpoint to continue from.
   std::vector<std::string> resume_dirs;
-  std::vector<int> gpus;  // device indices on the worker the attempt may use
 };
 
 // A run a queued run depends on, as it is now.
@@ -125,6 +125,8 @@ struct QueueSnapshot {
     int64_t total_steps = 0;
     std::string spec_yaml;
     std::vector<DependencyRecord> depends_on;
+    // Requeued with a backoff: not claimable before this time.
+    std::optional<absl::Time> not_before;
   };
   struct Running {
     int64_t run_id = 0;

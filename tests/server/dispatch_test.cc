@@ -156,6 +156,7 @@ TEST_F(DispatchTest, HigherPriorityPreemptsAndThePreemptedRunIsRequeuedAndResume
   const int64_t w = Connect("w", 1, 1, &ch);
   ASSERT_THAT(ch.assigned, SizeIs(1));
   const Assignment first = ch.assigned[0];
+  ASSERT_TRUE(core_->OnAttemptStarted(w, first.run_id, first.attempt, absl::StrCat("/w/", first.run_id), 0).ok());
   SubmitResult high = Submit(Job("high", "resources: {gpus: 1, gpu_memory_gb: 1, priority: 5}\n"));
   ASSERT_THAT(ch.stopped, SizeIs(1));
   EXPECT_EQ(ch.stopped[0], absl::StrCat(first.run_id, "@1: preempted for run ", high.runs[0].id,
@@ -174,10 +175,12 @@ TEST_F(DispatchTest, HigherPriorityPreemptsAndThePreemptedRunIsRequeuedAndResume
   ASSERT_THAT(ch.assigned, SizeIs(2));
   EXPECT_EQ(ch.assigned[1].run_id, high.runs[0].id);
   Finish(w, ch.assigned[1], RunState::kSucceeded);
-  // The preempted run comes back as attempt 2, although it has no restarts.
+  // The preempted run comes back as attempt 2, although it has no restarts, and
+  // continues from the checkpoint its first attempt wrote when it was stopped.
   ASSERT_THAT(ch.assigned, SizeIs(3));
   EXPECT_EQ(ch.assigned[2].run_id, low.runs[0].id);
   EXPECT_EQ(ch.assigned[2].attempt, 2);
+  EXPECT_THAT(ch.assigned[2].resume_dirs, ElementsAre(absl::StrCat("/w/", first.run_id)));
 }
 
 TEST_F(DispatchTest, QueueExplainsPriorityAndEstimatesNothingWithoutProgress) {
