@@ -18,6 +18,7 @@
 #include "grpcpp/grpcpp.h"
 #include "server/coordinator.h"
 #include "server/rpc/experiment_service.h"
+#include "server/rpc/generation_service.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/embedded_postgres.h"
 #include "server/store/store.h"
@@ -31,6 +32,9 @@ ABSL_FLAG(std::string, database_url, "",
 ABSL_FLAG(std::string, pg_bin_dir, "", "where initdb/pg_ctl are; default: newest /usr/lib/postgresql/*/bin");
 ABSL_FLAG(int, worker_lease_s, 30, "a worker silent this many seconds is considered lost");
 ABSL_FLAG(int, heartbeat_interval_s, 5, "heartbeat interval asked of workers");
+ABSL_FLAG(bool, shared_filesystem, false,
+          "workers share one filesystem: any connected worker may serve generation from a run "
+          "whose own worker is gone");
 
 namespace {
 
@@ -84,7 +88,9 @@ int main(int argc, char** argv) {
   gwo::server::Coordinator core(store->get(), options);
   gwo::server::ExperimentServiceImpl experiments(&core);
   gwo::server::MetricServiceImpl metrics(&core);
-  gwo::server::WorkerServiceImpl workers(&core);
+  gwo::server::GenerationRouter generation_router(absl::GetFlag(FLAGS_shared_filesystem));
+  gwo::server::WorkerServiceImpl workers(&core, &generation_router);
+  gwo::server::GenerationServiceImpl generation(core.store(), &generation_router);
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -92,6 +98,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&experiments);
   builder.RegisterService(&metrics);
   builder.RegisterService(&workers);
+  builder.RegisterService(&generation);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("cannot listen on ", absl::GetFlag(FLAGS_listen), " (address in use?)"));

@@ -8,7 +8,11 @@
 
 namespace gwo::worker {
 
-Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
+Agent::Agent(AgentOptions options) : options_(std::move(options)) {
+  generation_ = std::make_unique<GenerationProxy>(
+      std::vector<std::string>{options_.trainer_path, "--serve"},
+      [this](gwo::v1::WorkerMessage m) { Send(std::move(m)); });
+}
 
 Agent::~Agent() { Shutdown(); }
 
@@ -108,6 +112,7 @@ void Agent::Serve() {
     connected_ = false;
     cv_.SignalAll();
   }
+  generation_->CancelAll();  // their clients were connected through the lost stream
   ctx.TryCancel();
   writer.join();
   grpc::Status s = stream->Finish();
@@ -182,6 +187,10 @@ void Agent::Handle(const gwo::v1::CoordinatorMessage& m) {
     if (runners_.count(key)) return;  // a duplicate assignment: already running
     runner->Start();
     runners_[key] = std::move(runner);
+  } else if (m.has_generate()) {
+    generation_->Start(m.generate());
+  } else if (m.has_cancel_generation()) {
+    generation_->Cancel(m.cancel_generation().request_id());
   } else if (m.has_stop()) {
     auto key = std::make_pair(m.stop().attempt().run_id(), m.stop().attempt().attempt());
     absl::MutexLock lock(&mu_);

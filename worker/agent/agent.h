@@ -19,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gwo/v1/workers.grpc.pb.h"
 #include "worker/agent/attempt_runner.h"
+#include "worker/agent/generation_proxy.h"
 
 namespace gwo::worker {
 
@@ -63,6 +64,8 @@ class Agent {
   grpc::ClientContext* active_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(5);
   std::map<std::pair<int64_t, int>, std::unique_ptr<AttemptRunner>> runners_ ABSL_GUARDED_BY(mu_);
+  // Text generation through a `gwo-train --serve` child (started on first use).
+  std::unique_ptr<GenerationProxy> generation_;
 };
 
 }  // namespace gwo::worker
