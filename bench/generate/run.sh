@@ -35,8 +35,14 @@ log() { echo "[$(date -u +%T)] $*"; }
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   log "building gwo (Release) in $BUILD"
   cmake -S "$root" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release ${GWO_PG_ARGS:-} >"$OUT/cmake.log" 2>&1
-  ninja -C "$BUILD" gwo-train gwo-coordinator gwo-worker gwoctl gwo-generate-bench >"$OUT/build.log" 2>&1 \
-    || { tail -n 40 "$OUT/build.log"; exit 1; }
+  targets="gwo-train gwo-coordinator gwo-worker gwoctl gwo-generate-bench"
+  if ! ninja -C "$BUILD" -j "$(nproc)" $targets >"$OUT/build.log" 2>&1; then
+    grep -m 20 -B 2 -A 6 "error" "$OUT/build.log" || tail -n 40 "$OUT/build.log"
+    log "build failed; retrying without CUDA graphs of the decode step"
+    cmake -S "$root" -B "$BUILD" -DGWO_CUDA_GRAPHS=OFF >>"$OUT/cmake.log" 2>&1
+    ninja -C "$BUILD" -j "$(nproc)" $targets >"$OUT/build2.log" 2>&1 || { tail -n 40 "$OUT/build2.log"; exit 1; }
+  fi
+  grep -h "gwo_generate: CUDA graphs" "$OUT/cmake.log" | head -n 1 || true
 fi
 bin=$BUILD/bin
 
@@ -50,13 +56,13 @@ mkdir -p "$work/tok" && cp "$root/bench/generate/.carry/encoder.json" "$root/ben
 
 # 3. Coordinator and worker (if the coordinator cannot start, e.g. PostgreSQL does not
 # run here, the gRPC figures are missing and the run is trained by gwo-train directly).
-corpus=$(ls -d /usr/lib/python3* | head -n 1)
+corpus=$(python3 -c "import os; print(os.path.dirname(os.__file__))")  # the Python standard library
 if [[ ${SMALL:-0} == 1 ]]; then
   model="{arch: gpt2, n_layer: 2, n_head: 2, n_embd: 64, block_size: 1024}"
 else
   model="{arch: gpt2, n_layer: 12, n_head: 12, n_embd: 768, block_size: 1024}"
 fi
-data="{path: $corpus, glob: \"*.py\", max_bytes: 300000, tokenizer: $work/tok}"
+data="{path: $corpus, glob: \"*.py\", max_bytes: 2000000, tokenizer: $work/tok}"
 training="{steps: 1, batch_size: 1, eval_every: 1, eval_batches: 1, warmup_steps: 0, threads: 4}"
 coordinator_ok=1
 "$bin/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$work/data" ${pg_bin:+--pg_bin_dir "$pg_bin"} \
@@ -75,7 +81,7 @@ if [[ $coordinator_ok == 1 ]]; then
   PIDS+=($!)
   log "coordinator at $ADDR"
   # 4. A run with a checkpoint: GPT-2 124M (12 x 768, 1024 positions, GPT-2 BPE), one step.
-  printf 'name: generate-bench\ndatasets:\n  - {name: py, path: %s, glob: "*.py", max_bytes: 300000, tokenizer: %s}\nmodel: %s\ntraining: %s\n' \
+  printf 'name: generate-bench\ndatasets:\n  - {name: py, path: %s, glob: "*.py", max_bytes: 2000000, tokenizer: %s}\nmodel: %s\ntraining: %s\n' \
     "$corpus" "$work/tok" "$model" "$training" >"$work/job.yaml"
   log "training one step through the coordinator"
   "$bin/gwoctl" submit "$work/job.yaml" --wait >"$OUT/submit.log" 2>&1 || { cat "$OUT/submit.log"; tail -n 30 "$OUT/worker.log"; exit 1; }
@@ -93,7 +99,8 @@ hf=$ckpt_dir/final
 
 # 5. The peer, then gwo (the peer first: gwo's worker keeps its model loaded after).
 log "peer: minimal PyTorch decoder"
-PYTHONUNBUFFERED=1 python3 "$root/bench/generate/peer_decode.py" --hf "$hf" --batch 1,32 --tokens "$TOKENS" \
+python3 -c "import torch, safetensors" 2>/dev/null || { echo "no PyTorch here: the peer is skipped"; echo '{"device": "cpu", "torch": "none", "rows": []}' >"$OUT/peer.json"; : >"$OUT/peer_tokens.txt"; SKIP_PEER=1; }
+[[ ${SKIP_PEER:-0} == 1 ]] || PYTHONUNBUFFERED=1 python3 "$root/bench/generate/peer_decode.py" --hf "$hf" --batch 1,32 --tokens "$TOKENS" \
   --json "$OUT/peer.json" --tokens_out "$OUT/peer_tokens.txt" 2>&1 | tee "$OUT/peer.log"
 if [[ $coordinator_ok == 1 ]]; then
   log "gwo: Generate streams through the coordinator"
@@ -105,7 +112,7 @@ PYTHONUNBUFFERED=1 python3 "$root/bench/generate/serve_client.py" "$bin/gwo-trai
   --concurrency 1,32 --tokens "$TOKENS" --json "$OUT/engine.json" 2>&1 | tee "$OUT/engine.log"
 
 # 6. The engine's unit tests (CPU) against this LibTorch, after the timings.
-if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+if [[ ${SKIP_BUILD:-0} != 1 && $SECONDS -lt ${TEST_BUDGET_S:-420} ]]; then
   log "unit tests of worker/generate"
   if ninja -C "$BUILD" gwo_generate_test gwo_generate_text_test >"$OUT/build_tests.log" 2>&1; then
     ( "$BUILD/tests/gwo_generate_test" && "$BUILD/tests/gwo_generate_text_test" ) >"$OUT/unit_tests.log" 2>&1 \
@@ -124,6 +131,8 @@ gwo = {r["concurrency"]: r for r in json.load(open(f"{out}/gwo.json"))} if os.pa
 engine = {r["concurrency"]: r["tokens_per_s"] for r in json.load(open(f"{out}/engine.json"))}
 p = {(r["batch"], r["mode"]): r["tokens_per_s"] for r in peer["rows"]}
 mode = "graph" if (1, "graph") in p else "eager"
+if not p:
+    p = {(1, mode): float("nan"), (32, mode): float("nan")}
 a = open(f"{out}/gwo_tokens.txt").read().split() if gwo else []
 b = open(f"{out}/peer_tokens.txt").read().split()
 same = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))

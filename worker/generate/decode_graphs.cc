@@ -12,9 +12,8 @@ namespace gwo::generate {
 
 struct DecodeGraphs::Bucket {
   int64_t rows = 0;
-  torch::Tensor idx;        // (b, 1) int64, static input
-  torch::Tensor positions;  // (b, 1) int64, static input
-  torch::Tensor mask;       // (b, 1, 1, S) bool, static input
+  torch::Tensor staging;    // (2, b) int64 pinned host memory: tokens, then positions
+  torch::Tensor inputs;     // (2, b) int64 on the device, static input of the graph
   torch::Tensor logits;     // (b, 1, V), static output
 #ifdef GWO_WITH_CUDA_GRAPHS
   at::cuda::CUDAGraph graph;
@@ -46,18 +45,25 @@ void DecodeGraphs::Capture(int64_t b) {
   c10::InferenceMode inference;
   auto bucket = std::make_unique<Bucket>();
   const int64_t S = cache_.max_len();
+  const int64_t n_kv = cache_.k[0].size(1);
   const auto dev = cache_.k[0].device();
-  const auto i64 = torch::TensorOptions().dtype(torch::kLong).device(dev);
+  const auto i64 = torch::TensorOptions().dtype(torch::kLong);
   bucket->rows = b;
-  bucket->idx = torch::zeros({b, 1}, i64);
-  bucket->positions = torch::zeros({b, 1}, i64);
-  bucket->mask = torch::zeros({b, 1, 1, S}, i64.dtype(torch::kBool));
-  bucket->mask.select(3, 0).fill_(true);
-  models::CacheStep step{.cache = &cache_,
-                         .row0 = 0,
-                         .positions = bucket->positions,
-                         .mask = bucket->mask,
-                         .kv_len = S};
+  bucket->staging = torch::zeros({2, b}, i64).pin_memory();
+  bucket->inputs = torch::zeros({2, b}, i64.device(dev));
+  const torch::Tensor idx = bucket->inputs[0].view({b, 1});        // (b, 1)
+  const torch::Tensor positions = bucket->inputs[1].view({b, 1});  // (b, 1)
+  // Everything derived from the inputs (mask, cache slots) is computed inside the
+  // graph, so a step uploads only the (2, b) inputs.
+  auto forward = [&] {
+    const models::CacheStep step{.cache = &cache_,
+                                 .row0 = 0,
+                                 .positions = positions,
+                                 .mask = models::CacheMask(positions, S, /*window=*/0),
+                                 .kv_len = S,
+                                 .slots = models::CacheSlots(positions, 0, n_kv, S)};
+    return models::ForwardCached(model_, idx, step);
+  };
   // Capture on a side stream after warm-up runs (cuBLAS handles, allocator pools),
   // as CUDA graph capture requires.
   c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
@@ -65,10 +71,10 @@ void DecodeGraphs::Capture(int64_t b) {
   c10::cuda::getCurrentCUDAStream().synchronize();
   {
     c10::cuda::CUDAStreamGuard guard(stream);
-    for (int i = 0; i < 2; ++i) models::ForwardCached(model_, bucket->idx, step);
+    for (int i = 0; i < 2; ++i) forward();
     stream.synchronize();
     bucket->graph.capture_begin();
-    bucket->logits = models::ForwardCached(model_, bucket->idx, step);
+    bucket->logits = forward();
     bucket->graph.capture_end();
   }
   stream.synchronize();
@@ -79,16 +85,14 @@ torch::Tensor DecodeGraphs::Step(const std::vector<int64_t>& tokens,
                                  const std::vector<int64_t>& positions) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   Bucket& b = BucketFor(n);
-  const int64_t S = cache_.max_len();
   // Inputs for the padded rows: token 0 at position 0 of their own (free) cache rows.
-  std::vector<int64_t> idx(b.rows, 0), pos(b.rows, 0);
-  std::copy(tokens.begin(), tokens.end(), idx.begin());
-  std::copy(positions.begin(), positions.end(), pos.begin());
-  const torch::Tensor p = torch::tensor(pos).view({b.rows, 1});                         // (b, 1)
-  const torch::Tensor keys = torch::arange(S, torch::kLong).view({1, 1, 1, S});          // (1,1,1,S)
-  b.idx.copy_(torch::tensor(idx).view({b.rows, 1}), /*non_blocking=*/false);
-  b.positions.copy_(p);
-  b.mask.copy_(keys <= p.view({b.rows, 1, 1, 1}));
+  int64_t* host = b.staging.data_ptr<int64_t>();
+  std::fill(host, host + 2 * b.rows, 0);
+  std::copy(tokens.begin(), tokens.end(), host);
+  std::copy(positions.begin(), positions.end(), host + b.rows);
+  // Stream-ordered before the replay; the staging buffer is reused only after the
+  // step's logits were read back (the engine syncs every step).
+  b.inputs.copy_(b.staging, /*non_blocking=*/true);
   b.graph.replay();
   return b.logits.narrow(0, 0, n).select(1, 0);  // (N, V)
 }

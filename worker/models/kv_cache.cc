@@ -24,6 +24,24 @@ KvCache AllocateKvCache(const spec::ModelSpec& resolved, int64_t rows, int64_t m
   return cache;
 }
 
+torch::Tensor CacheSlots(const torch::Tensor& positions, int64_t row0, int64_t n_kv,
+                         int64_t max_len) {
+  const int64_t B = positions.size(0), T = positions.size(1);
+  const auto i64 = positions.options();
+  const torch::Tensor row = (torch::arange(B, i64) + row0).view({B, 1, 1});  // (B, 1, 1)
+  const torch::Tensor head = torch::arange(n_kv, i64).view({1, n_kv, 1});    // (1, n_kv, 1)
+  return ((row * n_kv + head) * max_len + positions.view({B, 1, T})).reshape({-1});
+}
+
+torch::Tensor CacheMask(const torch::Tensor& positions, int64_t kv_len, int64_t window) {
+  const int64_t B = positions.size(0), T = positions.size(1);
+  const torch::Tensor keys = torch::arange(kv_len, positions.options()).view({1, 1, 1, kv_len});
+  const torch::Tensor query = positions.view({B, 1, T, 1});
+  torch::Tensor mask = keys <= query;  // (B, 1, T, S)
+  if (window > 0) mask = mask.logical_and(query - keys < window);
+  return mask;
+}
+
 CacheStep MakeCacheStep(KvCache& cache, int64_t row0, const std::vector<int64_t>& start, int64_t T,
                         int64_t window, const torch::Device& device) {
   const int64_t B = static_cast<int64_t>(start.size());
@@ -34,17 +52,15 @@ CacheStep MakeCacheStep(KvCache& cache, int64_t row0, const std::vector<int64_t>
               cache.max_len());
   const auto i64 = torch::TensorOptions().dtype(torch::kLong);
   // positions[b, t] = start[b] + t, built on the host and copied once.
-  const torch::Tensor first = torch::tensor(start, i64).view({B, 1});               // (B, 1)
-  const torch::Tensor positions = first + torch::arange(T, i64).view({1, T});       // (B, T)
-  const torch::Tensor keys = torch::arange(kv_len, i64).view({1, 1, 1, kv_len});    // (1,1,1,S)
-  const torch::Tensor query = positions.view({B, 1, T, 1});                         // (B,1,T,1)
-  torch::Tensor mask = keys <= query;                                               // (B,1,T,S)
-  if (window > 0) mask = mask.logical_and(query - keys < window);
+  const torch::Tensor first = torch::tensor(start, i64).view({B, 1});          // (B, 1)
+  const torch::Tensor positions = first + torch::arange(T, i64).view({1, T});  // (B, T)
+  const int64_t n_kv = cache.k.at(0).size(1);
   return CacheStep{.cache = &cache,
                    .row0 = row0,
-                   .positions = positions.to(device, /*non_blocking=*/true),
-                   .mask = mask.to(device, /*non_blocking=*/true),
-                   .kv_len = kv_len};
+                   .positions = positions.to(device),
+                   .mask = CacheMask(positions, kv_len, window).to(device),
+                   .kv_len = kv_len,
+                   .slots = CacheSlots(positions, row0, n_kv, cache.max_len()).to(device)};
 }
 
 torch::Tensor CachedAttention(const torch::Tensor& q, const torch::Tensor& k_new,
@@ -52,15 +68,15 @@ torch::Tensor CachedAttention(const torch::Tensor& q, const torch::Tensor& k_new
   const int64_t B = k_new.size(0), n_kv = k_new.size(1), T = k_new.size(2);
   const int64_t nh = q.size(1);
   TORCH_CHECK(nh % n_kv == 0, "query heads ", nh, " are not a multiple of k/v heads ", n_kv);
-  torch::Tensor k_cache = step.cache->k.at(layer).narrow(0, step.row0, B);  // (B, n_kv, S_max, hd)
-  torch::Tensor v_cache = step.cache->v.at(layer).narrow(0, step.row0, B);
-  // k_cache[b, h, positions[b, t]] = k_new[b, h, t] for every b, h, t.
-  const auto i64 = step.positions.options();
-  const torch::Tensor b_idx = torch::arange(B, i64).view({B, 1, 1});
-  const torch::Tensor h_idx = torch::arange(n_kv, i64).view({1, n_kv, 1});
-  const torch::Tensor p_idx = step.positions.view({B, 1, T});
-  k_cache.index_put_({b_idx, h_idx, p_idx}, k_new.to(k_cache.scalar_type()));
-  v_cache.index_put_({b_idx, h_idx, p_idx}, v_new.to(v_cache.scalar_type()));
+  torch::Tensor& k_all = step.cache->k.at(layer);  // (rows, n_kv, S_max, hd)
+  torch::Tensor& v_all = step.cache->v.at(layer);
+  const int64_t hd = k_all.size(3);
+  // k_all[row0 + b, h, positions[b, t]] = k_new[b, h, t] for every b, h, t, as one
+  // index_copy_ over the flat rows (the slots are computed once per step).
+  k_all.view({-1, hd}).index_copy_(0, step.slots, k_new.reshape({-1, hd}).to(k_all.scalar_type()));
+  v_all.view({-1, hd}).index_copy_(0, step.slots, v_new.reshape({-1, hd}).to(v_all.scalar_type()));
+  torch::Tensor k_cache = k_all.narrow(0, step.row0, B);  // (B, n_kv, S_max, hd)
+  torch::Tensor v_cache = v_all.narrow(0, step.row0, B);
   torch::Tensor k = k_cache.narrow(2, 0, step.kv_len);  // (B, n_kv, S, hd)
   torch::Tensor v = v_cache.narrow(2, 0, step.kv_len);
   torch::Tensor qg = q.to(k.scalar_type());

@@ -43,7 +43,18 @@ struct CacheStep {
   torch::Tensor positions;  // (B, T) int64 on the model's device
   torch::Tensor mask;       // (B, 1, T, kv_len) bool, true where a query may see a key
   int64_t kv_len = 0;       // > max(positions); <= cache->max_len()
+  torch::Tensor slots;      // (B * n_kv * T) int64: CacheSlots, where new keys go
 };
+
+// Where the keys and values of a step go in a layer's cache viewed as
+// (rows * n_kv * max_len, hd): ((row0 + b) * n_kv + h) * max_len + positions[b, t],
+// in (b, h, t) order. positions: (B, T) int64; the result is on its device.
+torch::Tensor CacheSlots(const torch::Tensor& positions, int64_t row0, int64_t n_kv,
+                         int64_t max_len);
+
+// The attention mask of a step: (B, 1, T, kv_len) bool, true where key s <= positions[b, t]
+// (and, with window > 0, positions[b, t] - s < window). On positions' device.
+torch::Tensor CacheMask(const torch::Tensor& positions, int64_t kv_len, int64_t window);
 
 // A CacheStep for rows [row0, row0 + B) whose tokens idx[:, 0] sit at start[b]
 // (host values, one per row) and continue for T positions. window: as above.
