@@ -278,7 +278,11 @@ void Engine::Retire(size_t index, const std::string& reason, absl::Status status
   done.tokens = std::move(a.unsent);
   done.prompt_tokens = static_cast<int>(a.prompt_len);
   done.completion_tokens = static_cast<int>(a.generated.size());
-  const uint64_t id = a.id;
+  {
+    // Before the sink: whoever hears the end sees the request gone from live().
+    absl::MutexLock lock(&mu_);
+    std::erase(live_ids_, a.id);
+  }
   a.sink(done);
   const size_t last = active_.size() - 1;
   if (index != last) {
@@ -291,8 +295,6 @@ void Engine::Retire(size_t index, const std::string& reason, absl::Status status
     active_[index] = std::move(active_[last]);
   }
   active_.pop_back();
-  absl::MutexLock lock(&mu_);
-  std::erase(live_ids_, id);
 }
 
 }  // namespace gwo::generate
