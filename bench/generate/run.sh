@@ -10,8 +10,11 @@
 #
 #   source .debs/env.sh && bench/generate/run.sh
 #
-# Needs bench/generate/.carry/ (pg15.tgz: PostgreSQL 15 server binaries; encoder.json,
-# vocab.bpe: GPT-2 BPE), copied from a Debian 12 machine (see README there).
+# Needs bench/generate/.carry/ (git-ignored), made on the Debian 12 build machine:
+#   mkdir -p bench/generate/.carry && cp ~/.cache/gwo/corpora/gpt2/{encoder.json,vocab.bpe} bench/generate/.carry/
+#   (cd / && tar czf "$OLDPWD/bench/generate/.carry/pg15.tgz" usr/lib/postgresql/15/bin/{postgres,initdb,pg_ctl} \
+#      $(ls -d usr/lib/postgresql/15/lib/*.so | grep -v llvmjit) usr/share/postgresql/15)
+# (PostgreSQL 15 server binaries for the embedded database; their libraries come from .debs).
 # Environment: OUT (default /tmp/gwo-generate-bench), TOKENS (256), SMALL=1 for a
 # CPU dry run with a 2-layer model.
 set -euo pipefail
