@@ -5,9 +5,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/escaping.h"
 #include "client/commands.h"
 #include "client/live_commands.h"
 #include "client/report_commands.h"
+#include "client/generate.h"
 #include "common/flags.h"
 
 ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
@@ -29,6 +31,16 @@ ABSL_FLAG(bool, follow, false, "logs: same as -f");
 ABSL_FLAG(int, tail, 0, "logs: only the last N lines of the history (0: all)");
 ABSL_FLAG(int, stream_timeout_s, 86400, "logs -f: deadline of the stream, in seconds");
 ABSL_FLAG(double, interval_s, 1.0, "watch: seconds between refreshes");
+ABSL_FLAG(std::string, checkpoint, "final", "generate: final, best or step:N");
+ABSL_FLAG(int, max_tokens, 64, "generate: new tokens at most");
+ABSL_FLAG(double, temperature, 1.0, "generate: sampling temperature; 0: greedy");
+ABSL_FLAG(int, top_k, 0, "generate: sample among the k most likely tokens; 0: all");
+ABSL_FLAG(double, top_p, 1.0, "generate: nucleus sampling mass in (0, 1]");
+ABSL_FLAG(uint64_t, seed, 0, "generate: random seed");
+ABSL_FLAG(std::vector<std::string>, stop, {},
+          "generate: stop strings, comma-separated, with C escapes (e.g. '\\n\\n')");
+ABSL_FLAG(bool, ignore_eos, false, "generate: continue past the end-of-text token");
+ABSL_FLAG(int, generate_timeout_s, 600, "generate: deadline of the whole stream, in seconds");
 
 namespace {
 
@@ -48,7 +60,10 @@ commands:
   compare RUN RUN...     runs side by side: latest metrics and spec differences
   plot EXP --metric M -o FILE.svg   curves, one line per run, seeds shaded as mean ± std [--log_y]
   logs RUN [-f]          a run's log [--tail N]; -f follows it until the run ends
-  watch EXP              live table: progress bars, step/s and ETA until every run ended)";
+  watch EXP              live table: progress bars, step/s and ETA until every run ended
+
+  generate RUN PROMPT    stream text from a run's model [--checkpoint final|best|step:N
+                         --max_tokens --temperature --top_k --top_p --seed --stop])";
 
 int Usage() {
   std::cerr << kUsage << "\n";
@@ -111,6 +126,26 @@ int main(int argc, char** argv) {
   }
   if (command == "watch" && need(1)) {
     return gwo::client::Watch(c, args[0], absl::Seconds(absl::GetFlag(FLAGS_interval_s)));
+  }
+  if (command == "generate" && (need(2) || need(1))) {
+    gwo::client::GenerateOptions o;
+    o.checkpoint = absl::GetFlag(FLAGS_checkpoint);
+    o.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+    o.temperature = absl::GetFlag(FLAGS_temperature);
+    o.top_k = absl::GetFlag(FLAGS_top_k);
+    o.top_p = absl::GetFlag(FLAGS_top_p);
+    o.seed = absl::GetFlag(FLAGS_seed);
+    o.ignore_eos = absl::GetFlag(FLAGS_ignore_eos);
+    o.timeout = absl::Seconds(absl::GetFlag(FLAGS_generate_timeout_s));
+    for (const std::string& s : absl::GetFlag(FLAGS_stop)) {
+      std::string unescaped;
+      if (!absl::CUnescape(s, &unescaped)) {
+        std::cerr << "gwoctl: --stop: bad escape in \"" << s << "\"\n";
+        return 2;
+      }
+      o.stop.push_back(unescaped);
+    }
+    return gwo::client::Generate(c, args[0], args.size() > 1 ? args[1] : "", o);
   }
   return Usage();
 }

@@ -81,6 +81,8 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(const SpawnOptions& options) {
 
   int out_pipe[2] = {-1, -1};
   int ev_pipe[2] = {-1, -1};
+  int in_pipe[2] = {-1, -1};
+  if (options.stdin_pipe && pipe(in_pipe) != 0) return ErrnoError("pipe");
   if (options.capture_output && pipe(out_pipe) != 0) return ErrnoError("pipe");
   if (options.events_fd_in_child >= 0 && pipe(ev_pipe) != 0) {
     if (out_pipe[0] >= 0) close(out_pipe[0]), close(out_pipe[1]);
@@ -98,6 +100,7 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(const SpawnOptions& options) {
     signal(SIGPIPE, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
+    if (options.stdin_pipe) dup2(in_pipe[0], 0);
     if (options.capture_output) {
       dup2(out_pipe[1], 1);
       dup2(out_pipe[1], 2);
@@ -137,6 +140,11 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(const SpawnOptions& options) {
     p.events_fd_ = ev_pipe[0];
     SetNonBlockingCloexec(p.events_fd_);
   }
+  if (options.stdin_pipe) {
+    close(in_pipe[0]);
+    p.input_fd_ = in_pipe[1];
+    fcntl(p.input_fd_, F_SETFD, FD_CLOEXEC);
+  }
   return p;
 }
 
@@ -146,12 +154,15 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
   if (this != &other) {
     if (output_fd_ >= 0) close(output_fd_);
     if (events_fd_ >= 0) close(events_fd_);
+    if (input_fd_ >= 0) close(input_fd_);
     pid_ = other.pid_;
     own_group_ = other.own_group_;
     reaped_ = other.reaped_;
     status_ = other.status_;
     output_fd_ = other.output_fd_;
     events_fd_ = other.events_fd_;
+    input_fd_ = other.input_fd_;
+    other.input_fd_ = -1;
     other.pid_ = -1;
     other.output_fd_ = -1;
     other.events_fd_ = -1;
@@ -162,6 +173,12 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
 Subprocess::~Subprocess() {
   if (output_fd_ >= 0) close(output_fd_);
   if (events_fd_ >= 0) close(events_fd_);
+  CloseInput();
+}
+
+void Subprocess::CloseInput() {
+  if (input_fd_ >= 0) close(input_fd_);
+  input_fd_ = -1;
 }
 
 void Subprocess::Signal(int sig) const {

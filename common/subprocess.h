@@ -27,6 +27,9 @@ struct SpawnOptions {
   // Open a pipe the child writes to on its fd `events_fd_in_child`; read it via
   // `Subprocess::events_fd`. -1: no such pipe.
   int events_fd_in_child = -1;
+  // Open a pipe to the child's stdin; write it via `Subprocess::input_fd` (blocking).
+  // Otherwise stdin is inherited.
+  bool stdin_pipe = false;
   // Put the child in a new process group so a signal reaches all it spawned.
   bool new_process_group = true;
 };
@@ -56,6 +59,10 @@ class Subprocess {
   // Read ends (non-blocking, close-on-exec) or -1. Owned by this object.
   int output_fd() const { return output_fd_; }
   int events_fd() const { return events_fd_; }
+  // Write end of the child's stdin (blocking, close-on-exec) or -1. Owned by this object.
+  int input_fd() const { return input_fd_; }
+  // Closes input_fd (the child sees end of file).
+  void CloseInput();
 
   // Sends `sig` to the child (its whole process group when it has one).
   void Signal(int sig) const;
@@ -72,6 +79,7 @@ class Subprocess {
   ExitStatus status_;
   int output_fd_ = -1;
   int events_fd_ = -1;
+  int input_fd_ = -1;
 };
 
 // Runs a command to completion, capturing its combined output. The status is

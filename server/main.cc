@@ -24,6 +24,7 @@
 #include "server/rpc/queue_service.h"
 #include "server/rpc/metric_service.h"
 #include "server/rpc/report_service.h"
+#include "server/rpc/generation_service.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/embedded_postgres.h"
 #include "server/store/store.h"
@@ -49,6 +50,9 @@ constexpr char kDefaultHttpListen[] = "127.0.0.1:9180";
 ABSL_FLAG(std::string, http_listen, kDefaultHttpListen,
           "HTTP address of /metrics, /healthz and /readyz (host:port; port 0 picks one; empty: none). "
           "If the default address is taken the coordinator runs without it; another address must work");
+ABSL_FLAG(bool, shared_filesystem, false,
+          "workers share one filesystem: any connected worker may serve generation from a run "
+          "whose own worker is gone");
 
 namespace {
 
@@ -120,8 +124,10 @@ int main(int argc, char** argv) {
   gwo::server::ExperimentServiceImpl experiments(&core);
   gwo::server::MetricServiceImpl metrics(&core);
   gwo::server::ReportServiceImpl reports(&core);
-  gwo::server::WorkerServiceImpl workers(&core);
   gwo::server::QueueServiceImpl queue(&core);
+  gwo::server::GenerationRouter generation_router(absl::GetFlag(FLAGS_shared_filesystem));
+  gwo::server::WorkerServiceImpl workers(&core, &generation_router);
+  gwo::server::GenerationServiceImpl generation(core.store(), &generation_router);
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -131,12 +137,14 @@ int main(int argc, char** argv) {
   builder.RegisterService(&reports);
   builder.RegisterService(&workers);
   builder.RegisterService(&queue);
+  builder.RegisterService(&generation);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(gwo::server::MakeRpcMetricsInterceptorFactory(
       telemetry.rpc_duration(), {gwo::v1::ExperimentService::service_full_name(),
                                  gwo::v1::MetricService::service_full_name(),
                                  gwo::v1::WorkerService::service_full_name(),
-                                 gwo::v1::QueueService::service_full_name()}));
+                                 gwo::v1::QueueService::service_full_name(),
+                                 gwo::v1::GenerationService::service_full_name()}));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   // Ready: the database answers and the gRPC server is serving.

@@ -28,22 +28,24 @@ using gwo::v1::WorkerMessage;
 // and the reports after it are skipped until the worker sends it again, so that
 // nothing is acknowledged, or applied, ahead of a report still missing.
 class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, CoordinatorMessage>,
-                           public WorkerChannel {
+                           public WorkerChannel,
+                           public GenerationChannel {
  public:
-  WorkerStream(Coordinator* core, grpc::CallbackServerContext* ctx) : core_(core), ctx_(ctx) {
+  WorkerStream(Coordinator* core, GenerationRouter* router, grpc::CallbackServerContext* ctx)
+      : core_(core), router_(router), ctx_(ctx) {
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok || finished()) {
-      if (worker_id_ > 0) core_->WorkerGone(worker_id_, this);
+      if (worker_id_ > 0) Gone();
       FinishOnce(grpc::Status::OK);
       return;
     }
     absl::Status s = Handle(in_);
     if (!s.ok()) {
       LogWarning(absl::StrCat("closing worker stream from ", ctx_->peer(), ": ", s.ToString()));
-      if (worker_id_ > 0) core_->WorkerGone(worker_id_, this);
+      if (worker_id_ > 0) Gone();
       FinishOnce(ToGrpcStatus(s));
       return;
     }
@@ -85,7 +87,25 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE, reason));
   }
 
+  // GenerationChannel:
+  void StartGeneration(const gwo::v1::StartGeneration& start) override {
+    CoordinatorMessage m;
+    *m.mutable_generate() = start;
+    Enqueue(std::move(m));
+  }
+
+  void CancelGeneration(uint64_t request_id) override {
+    CoordinatorMessage m;
+    m.mutable_cancel_generation()->set_request_id(request_id);
+    Enqueue(std::move(m));
+  }
+
  private:
+  void Gone() {
+    if (router_ != nullptr) router_->RemoveWorker(this);
+    core_->WorkerGone(worker_id_, this);
+  }
+
   bool finished() {
     absl::MutexLock lock(&mu_);
     return finish_requested_;
@@ -156,6 +176,11 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
                                             f.error(), f.retryable());
         return absl::OkStatus();
       }
+      case WorkerMessage::kGeneration:
+        if (router_ != nullptr) {
+          for (const auto& chunk : m.generation().chunks()) router_->OnChunk(this, chunk);
+        }
+        return absl::OkStatus();
       case WorkerMessage::MSG_NOT_SET: return absl::InvalidArgumentError("empty worker message");
     }
     return absl::InvalidArgumentError("unknown worker message");
@@ -187,6 +212,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     reply.mutable_registered()->set_worker_id(worker_id_);
     reply.mutable_registered()->set_heartbeat_interval_ms(
         static_cast<int32_t>(absl::ToInt64Milliseconds(core_->options().heartbeat_interval)));
+    if (router_ != nullptr) router_->AddWorker(r.name(), this);
     absl::MutexLock lock(&mu_);
     out_.push_front(std::move(reply));
     hold_writes_ = false;
@@ -226,6 +252,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
   }
 
   Coordinator* const core_;
+  GenerationRouter* const router_;  // may be null
   grpc::CallbackServerContext* const ctx_;
   WorkerMessage in_;
   int64_t worker_id_ = 0;  // set by Register; only the read reactions touch it
@@ -244,7 +271,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
 
 grpc::ServerBidiReactor<WorkerMessage, CoordinatorMessage>* WorkerServiceImpl::Connect(
     grpc::CallbackServerContext* ctx) {
-  return new WorkerStream(core_, ctx);
+  return new WorkerStream(core_, router_, ctx);
 }
 
 }  // namespace gwo::server

@@ -5,18 +5,23 @@
 
 #include "gwo/v1/workers.grpc.pb.h"
 #include "server/coordinator.h"
+#include "server/rpc/generation_router.h"
 
 namespace gwo::server {
 
 class WorkerServiceImpl final : public gwo::v1::WorkerService::CallbackService {
  public:
-  explicit WorkerServiceImpl(Coordinator* core) : core_(core) {}
+  // `router`: where workers' generation chunks go and which workers serve generation
+  // (null: none do).
+  explicit WorkerServiceImpl(Coordinator* core, GenerationRouter* router = nullptr)
+      : core_(core), router_(router) {}
 
   grpc::ServerBidiReactor<gwo::v1::WorkerMessage, gwo::v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* ctx) override;
 
  private:
   Coordinator* const core_;
+  GenerationRouter* const router_;
 };
 
 }  // namespace gwo::server

@@ -10,7 +10,12 @@
 namespace gwo::worker {
 
 Agent::Agent(AgentOptions options, std::unique_ptr<Spool> spool)
-    : options_(std::move(options)), spool_(std::move(spool)) {}
+    : options_(std::move(options)), spool_(std::move(spool)) {
+  // Generation output is live traffic, not a report: it bypasses the spool.
+  generation_ = std::make_unique<GenerationProxy>(
+      std::vector<std::string>{options_.trainer_path, "--serve"},
+      [this](gwo::v1::WorkerMessage m) { SendLive(std::move(m)); });
+}
 
 Agent::~Agent() { Shutdown(); }
 
@@ -33,6 +38,13 @@ void Agent::Send(gwo::v1::WorkerMessage m) {
   if (absl::Status s = spool_->Append(&m); !s.ok()) {
     LogError(absl::StrCat("spooling report ", m.seq(), " (kept in memory): ", s.ToString()));
   }
+  cv_.Signal();
+}
+
+void Agent::SendLive(gwo::v1::WorkerMessage m) {
+  absl::MutexLock lock(&mu_);
+  if (!connected_) return;
+  live_.push_back(std::move(m));
   cv_.Signal();
 }
 
@@ -122,9 +134,11 @@ void Agent::Serve() {
   {
     absl::MutexLock lock(&mu_);
     connected_ = false;
+    live_.clear();
     if (options_.observer != nullptr) options_.observer->OnConnectionChanged(false);
     cv_.SignalAll();
   }
+  generation_->CancelAll();  // their clients were connected through the lost stream
   ctx.TryCancel();
   writer.join();
   grpc::Status s = stream->Finish();
@@ -164,7 +178,7 @@ void Agent::WriterLoop(Stream* stream, grpc::ClientContext* ctx) {
       };
       const gwo::v1::WorkerMessage* report = nullptr;
       for (;;) {
-        if (!connected_ || shutdown_) break;
+        if (!connected_ || shutdown_ || !live_.empty()) break;
         report = next_report();
         if (report != nullptr) break;
         absl::Time wake = last_write + heartbeat_interval_;
@@ -173,7 +187,10 @@ void Agent::WriterLoop(Stream* stream, grpc::ClientContext* ctx) {
         cv_.WaitWithDeadline(&mu_, wake);
       }
       if (!connected_ || shutdown_) break;
-      if (report != nullptr) {
+      if (!live_.empty()) {
+        m = std::move(live_.front());
+        live_.pop_front();
+      } else if (report != nullptr) {
         m = *report;
         sent_seq_ = m.seq();
       } else {
@@ -224,6 +241,10 @@ void Agent::Handle(const gwo::v1::CoordinatorMessage& m) {
     if (runners_.count(key)) return;  // a duplicate assignment: already running
     runner->Start();
     runners_[key] = std::move(runner);
+  } else if (m.has_generate()) {
+    generation_->Start(m.generate());
+  } else if (m.has_cancel_generation()) {
+    generation_->Cancel(m.cancel_generation().request_id());
   } else if (m.has_stop()) {
     auto key = std::make_pair(m.stop().attempt().run_id(), m.stop().attempt().attempt());
     absl::MutexLock lock(&mu_);

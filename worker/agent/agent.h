@@ -25,6 +25,7 @@
 #include "worker/agent/agent_observer.h"
 #include "worker/agent/attempt_runner.h"
 #include "worker/agent/spool.h"
+#include "worker/agent/generation_proxy.h"
 
 namespace gwo::worker {
 
@@ -64,6 +65,10 @@ class Agent {
   void Handle(const gwo::v1::CoordinatorMessage& m);
   // Spools a report; the writer thread sends spooled reports in order while connected.
   void Send(gwo::v1::WorkerMessage m);
+  // Sends a message that is not a report (generation output) on the current stream,
+  // ahead of reports, without spooling it; dropped while disconnected (the
+  // coordinator ends those generations when the stream goes).
+  void SendLive(gwo::v1::WorkerMessage m);
   void WriterLoop(Stream* stream, grpc::ClientContext* ctx);
   void ReapFinished();
 
@@ -73,6 +78,7 @@ class Agent {
   absl::Mutex mu_;
   absl::CondVar cv_;
   std::unique_ptr<Spool> spool_ ABSL_GUARDED_BY(mu_);
+  std::deque<gwo::v1::WorkerMessage> live_ ABSL_GUARDED_BY(mu_);  // see SendLive
   // On the current stream: the highest seq written, and when the acknowledgements
   // last made progress (or sending started from an all-acknowledged state).
   int64_t sent_seq_ ABSL_GUARDED_BY(mu_) = 0;
@@ -81,6 +87,8 @@ class Agent {
   grpc::ClientContext* active_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(5);
   std::map<std::pair<int64_t, int>, std::unique_ptr<AttemptRunner>> runners_ ABSL_GUARDED_BY(mu_);
+  // Text generation through a `gwo-train --serve` child (started on first use).
+  std::unique_ptr<GenerationProxy> generation_;
 };
 
 }  // namespace gwo::worker

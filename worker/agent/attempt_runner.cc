@@ -21,6 +21,36 @@
 namespace gwo::worker {
 namespace {
 
+// Hard-links `checkpoint` (<out>/checkpoints/step-N.ckpt) to <pin_dir>/checkpoints/ and
+// the best.ckpt of its <out> to <pin_dir>/best.ckpt (copies where links fail), so
+// gwo-train sees the same layout. Returns the pinned checkpoint's path, or "" when
+// the checkpoint no longer exists.
+std::string PinCheckpoint(const std::string& checkpoint, const std::string& pin_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path source(checkpoint);
+  const fs::path target = fs::path(pin_dir) / "checkpoints" / source.filename();
+  fs::create_directories(target.parent_path(), ec);
+  fs::remove(target, ec);
+  fs::create_hard_link(source, target, ec);
+  if (ec) {
+    ec.clear();
+    fs::copy_file(source, target, fs::copy_options::overwrite_existing, ec);
+    if (ec) return "";
+  }
+  const fs::path best = source.parent_path().parent_path() / "best.ckpt";
+  const fs::path best_target = fs::path(pin_dir) / "best.ckpt";
+  fs::remove(best_target, ec);
+  ec.clear();
+  fs::create_hard_link(best, best_target, ec);
+  if (ec) {
+    ec.clear();
+    fs::copy_file(best, best_target, fs::copy_options::overwrite_existing, ec);  // optional
+  }
+  return target.string();
+}
+
+
 constexpr int kEventsFd = 3;
 constexpr size_t kMaxPointsPerReport = 500;
 constexpr absl::Duration kFlushInterval = absl::Milliseconds(500);
@@ -141,8 +171,20 @@ void AttemptRunner::Watch() {
   // A restarted run continues from the newest valid checkpoint of its earlier
   // attempts, taking their metric history up to it along.
   const std::vector<std::string> earlier(assignment_.resume_dirs().begin(), assignment_.resume_dirs().end());
-  const ResumeChoice resume = ChooseResume(assignment_.run_spec_yaml(), earlier);
-  for (const std::string& line : resume.log) on_log_line(absl::StrCat("gwo-worker: ", line));
+  ResumeChoice resume;
+  std::string resume_from;
+  // The chosen checkpoint is pinned (linked under this attempt's directory) before
+  // gwo-train starts: a cut-off earlier attempt may still be running and rotate it
+  // away. If it vanished between choosing and pinning, choose again.
+  for (int tries = 0; tries < 3; ++tries) {
+    resume = ChooseResume(assignment_.run_spec_yaml(), earlier);
+    for (const std::string& line : resume.log) on_log_line(absl::StrCat("gwo-worker: ", line));
+    if (resume.checkpoint.empty()) break;
+    resume_from = PinCheckpoint(resume.checkpoint, options_.attempt_dir + "/resume");
+    if (!resume_from.empty()) break;
+    on_log_line(absl::StrCat("gwo-worker: ", resume.checkpoint, " vanished before it could be pinned; choosing again"));
+    resume = ResumeChoice();
+  }
   SpawnOptions spawn;
   spawn.argv = {options_.trainer_path, "--spec", spec_path, "--out", out_dir,
                 "--events-fd", std::to_string(kEventsFd)};
@@ -151,7 +193,7 @@ void AttemptRunner::Watch() {
     absl::Status s = trainer::WriteFileAtomically(out_dir + "/metrics.jsonl", resume.history_jsonl);
     if (!s.ok()) on_log_line(absl::StrCat("gwo-worker: cannot carry the metric history over: ", s.message()));
     spawn.argv.push_back("--resume-from");
-    spawn.argv.push_back(resume.checkpoint);
+    spawn.argv.push_back(resume_from);
   }
   spawn.capture_output = true;
   spawn.events_fd_in_child = kEventsFd;

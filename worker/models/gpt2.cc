@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "worker/models/kv_cache.h"
 #include "worker/models/model_shape.h"
 
 namespace gwo::models {
@@ -49,6 +50,18 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   return resid_dropout_(c_proj(y));
 }
 
+torch::Tensor CausalSelfAttentionImpl::forward_cached(const torch::Tensor& x, const CacheStep& step,
+                                                int layer) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  const int64_t hd = C / n_head_;
+  const std::vector<torch::Tensor> qkv = c_attn(x).split(C, /*dim=*/2);  // 3 x (B, T, C)
+  auto heads = [&](const torch::Tensor& t) { return t.view({B, T, n_head_, hd}).transpose(1, 2); };
+  torch::Tensor y = CachedAttention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), step,
+                                    layer);           // (B, nh, T, hd)
+  y = y.transpose(1, 2).contiguous().view({B, T, C});  // (B, T, C)
+  return c_proj(y);
+}
+
 MlpImpl::MlpImpl(const spec::ModelSpec& spec) {
   c_fc = register_module("c_fc", torch::nn::Linear(spec.n_embd, spec.intermediate_size));
   c_proj = register_module("c_proj", torch::nn::Linear(spec.intermediate_size, spec.n_embd));
@@ -69,6 +82,11 @@ BlockImpl::BlockImpl(const spec::ModelSpec& spec, std::shared_ptr<attention::Att
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = x + attn(ln_1(x));  // (B, T, C)
+  return y + mlp(ln_2(y));
+}
+
+torch::Tensor BlockImpl::forward_cached(const torch::Tensor& x, const CacheStep& step, int layer) {
+  torch::Tensor y = x + attn->forward_cached(ln_1(x), step, layer);  // (B, T, C)
   return y + mlp(ln_2(y));
 }
 
@@ -110,6 +128,17 @@ torch::Tensor Gpt2Impl::forward(const torch::Tensor& idx) {
   x = ln_f(x);
   // (B, T, V): x @ wte^T with the tied head.
   return lm_head ? lm_head(x) : torch::linear(x, wte->weight);
+}
+
+torch::Tensor Gpt2Impl::forward_cached(const torch::Tensor& idx, const CacheStep& step) {
+  TORCH_CHECK(idx.dim() == 2 && idx.sizes() == step.positions.sizes(),
+              "cached GPT-2 step expects token ids shaped like the positions ",
+              step.positions.sizes(), ", got ", idx.sizes());
+  torch::Tensor x = wte(idx) + wpe(step.positions);  // (B, T, C)
+  int layer = 0;
+  for (const auto& block : *h) x = block->as<BlockImpl>()->forward_cached(x, step, layer++);
+  x = ln_f(x);
+  return lm_head ? lm_head(x) : torch::linear(x, wte->weight);  // (B, T, V)
 }
 
 std::vector<std::shared_ptr<attention::Attention>> Gpt2Impl::attentions() const {

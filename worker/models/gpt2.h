@@ -25,12 +25,16 @@
 
 namespace gwo::models {
 
+struct CacheStep;  // kv_cache.h
+
 // c_attn -> split heads -> attention variant -> merge heads -> c_proj.
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(const spec::ModelSpec& resolved,
                           std::shared_ptr<attention::Attention> attention);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
+  // The same through the key/value cache of layer `layer` (kv_cache.h).
+  torch::Tensor forward_cached(const torch::Tensor& x, const CacheStep& step, int layer);
 
   torch::nn::Linear c_attn{nullptr};  // C -> 3C (q, k, v)
   torch::nn::Linear c_proj{nullptr};  // C -> C
@@ -60,6 +64,7 @@ class BlockImpl : public torch::nn::Module {
   BlockImpl(const spec::ModelSpec& resolved, std::shared_ptr<attention::Attention> attention);
   // x + attn(ln_1(x)), then x + mlp(ln_2(x)).
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
+  torch::Tensor forward_cached(const torch::Tensor& x, const CacheStep& step, int layer);
 
   torch::nn::LayerNorm ln_1{nullptr};
   CausalSelfAttention attn{nullptr};
@@ -79,6 +84,9 @@ class Gpt2Impl : public CausalLm {
 
   // idx: (B, T) int64 token ids with T <= block_size. Returns logits (B, T, V).
   torch::Tensor forward(const torch::Tensor& idx) override;
+  // Incremental decoding (kv_cache.h): logits (B, T, V) of idx (B, T) at step's
+  // positions, reading and extending step.cache.
+  torch::Tensor forward_cached(const torch::Tensor& idx, const CacheStep& step);
   std::vector<std::shared_ptr<attention::Attention>> attentions() const override;
   torch::Tensor token_embedding() const override { return wte->weight; }
   std::string CanonicalHfName(std::string_view file_name) const override;

@@ -1,5 +1,7 @@
 #include "worker/models/qwen3.h"
 
+#include "worker/models/kv_cache.h"
+
 namespace gwo::models {
 namespace {
 
@@ -75,6 +77,19 @@ torch::Tensor Qwen3AttentionImpl::forward(const torch::Tensor& x, const torch::T
   return o_proj(y);                                                      // (B, T, C)
 }
 
+torch::Tensor Qwen3AttentionImpl::forward_cached(const torch::Tensor& x, const torch::Tensor& cos,
+                                                 const torch::Tensor& sin, const CacheStep& step,
+                                                 int layer) {
+  const int64_t B = x.size(0), T = x.size(1);
+  torch::Tensor q = q_norm(q_proj(x).view({B, T, n_head_, head_dim_})).transpose(1, 2);
+  torch::Tensor k = k_norm(k_proj(x).view({B, T, n_kv_head_, head_dim_})).transpose(1, 2);
+  torch::Tensor v = v_proj(x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
+  torch::Tensor y = CachedAttention(ApplyRope(q, cos, sin), ApplyRope(k, cos, sin), v, step,
+                                    layer);                               // (B, H, T, hd)
+  y = y.transpose(1, 2).contiguous().view({B, T, n_head_ * head_dim_});  // (B, T, H*hd)
+  return o_proj(y);                                                      // (B, T, C)
+}
+
 Qwen3MlpImpl::Qwen3MlpImpl(const spec::ModelSpec& spec) {
   gate_proj = register_module("gate_proj", NoBias(spec.n_embd, spec.intermediate_size));
   up_proj = register_module("up_proj", NoBias(spec.n_embd, spec.intermediate_size));
@@ -99,6 +114,13 @@ torch::Tensor Qwen3DecoderLayerImpl::forward(const torch::Tensor& x, const torch
                                              const torch::Tensor& sin) {
   torch::Tensor y = x + dropout_(self_attn(input_layernorm(x), cos, sin));  // (B, T, C)
   return y + dropout_(mlp(post_attention_layernorm(y)));
+}
+
+torch::Tensor Qwen3DecoderLayerImpl::forward_cached(const torch::Tensor& x, const torch::Tensor& cos,
+                                                    const torch::Tensor& sin, const CacheStep& step,
+                                                    int layer) {
+  torch::Tensor y = x + self_attn->forward_cached(input_layernorm(x), cos, sin, step, layer);
+  return y + mlp(post_attention_layernorm(y));  // (B, T, C)
 }
 
 Qwen3BodyImpl::Qwen3BodyImpl(const spec::ModelSpec& spec,
@@ -135,6 +157,25 @@ torch::Tensor Qwen3Impl::forward(const torch::Tensor& idx) {
   x = model->norm(x);
   // (B, T, V): x @ embed_tokens^T with the tied head.
   return lm_head ? lm_head(x) : torch::linear(x, model->embed_tokens->weight);
+}
+
+torch::Tensor Qwen3Impl::forward_cached(const torch::Tensor& idx, const CacheStep& step) {
+  TORCH_CHECK(idx.dim() == 2 && idx.sizes() == step.positions.sizes(),
+              "cached Qwen3 step expects token ids shaped like the positions ",
+              step.positions.sizes(), ", got ", idx.sizes());
+  const int64_t B = idx.size(0), T = idx.size(1), hd = spec().head_dim;
+  const auto [cos_all, sin_all] =
+      RopeTables(step.kv_len, hd, spec().rope_theta, idx.device());  // (S, hd)
+  const torch::Tensor flat = step.positions.reshape({B * T});
+  const torch::Tensor cos = cos_all.index_select(0, flat).view({B, 1, T, hd});
+  const torch::Tensor sin = sin_all.index_select(0, flat).view({B, 1, T, hd});
+  torch::Tensor x = model->embed_tokens(idx);  // (B, T, C)
+  int layer = 0;
+  for (const auto& l : *model->layers) {
+    x = l->as<Qwen3DecoderLayerImpl>()->forward_cached(x, cos, sin, step, layer++);
+  }
+  x = model->norm(x);
+  return lm_head ? lm_head(x) : torch::linear(x, model->embed_tokens->weight);  // (B, T, V)
 }
 
 std::vector<std::shared_ptr<attention::Attention>> Qwen3Impl::attentions() const {

@@ -28,6 +28,8 @@
 
 namespace gwo::models {
 
+struct CacheStep;  // kv_cache.h
+
 // weight * x / sqrt(mean(x^2) + eps) over the last dimension, computed in float32
 // (HF's Qwen3RMSNorm). weight starts at ones.
 class RmsNormImpl : public torch::nn::Module {
@@ -62,6 +64,10 @@ class Qwen3AttentionImpl : public torch::nn::Module {
                      std::shared_ptr<attention::Attention> attention);
   // x: (B, T, C); cos, sin: RopeTables for T. Returns (B, T, C).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+  // The same through the key/value cache of layer `layer` (kv_cache.h); cos, sin:
+  // (B, 1, T, hd), the RoPE rows of step.positions.
+  torch::Tensor forward_cached(const torch::Tensor& x, const torch::Tensor& cos,
+                               const torch::Tensor& sin, const CacheStep& step, int layer);
 
   torch::nn::Linear q_proj{nullptr};  // C -> H * hd
   torch::nn::Linear k_proj{nullptr};  // C -> K * hd
@@ -93,6 +99,8 @@ class Qwen3DecoderLayerImpl : public torch::nn::Module {
                         std::shared_ptr<attention::Attention> attention);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
                         const torch::Tensor& sin);  // (B, T, C) -> (B, T, C)
+  torch::Tensor forward_cached(const torch::Tensor& x, const torch::Tensor& cos,
+                               const torch::Tensor& sin, const CacheStep& step, int layer);
 
   RmsNorm input_layernorm{nullptr};
   Qwen3Attention self_attn{nullptr};
@@ -125,6 +133,9 @@ class Qwen3Impl : public CausalLm {
 
   // idx: (B, T) int64 with T <= block_size. Returns logits (B, T, V).
   torch::Tensor forward(const torch::Tensor& idx) override;
+  // Incremental decoding (kv_cache.h): logits (B, T, V) of idx (B, T) at step's
+  // positions, reading and extending step.cache.
+  torch::Tensor forward_cached(const torch::Tensor& idx, const CacheStep& step);
   std::vector<std::shared_ptr<attention::Attention>> attentions() const override;
   torch::Tensor token_embedding() const override { return model->embed_tokens->weight; }
   std::string CanonicalHfName(std::string_view file_name) const override;

@@ -20,6 +20,7 @@
 #include "common/flags.h"
 #include "spec/parse.h"
 #include "worker/trainer/file_io.h"
+#include "worker/trainer/serve.h"
 #include "worker/trainer/stop_signal.h"
 #include "worker/trainer/train.h"
 
@@ -32,6 +33,14 @@ ABSL_FLAG(bool, resume, true,
 ABSL_FLAG(std::string, resume_from, "",
           "continue from this training-state checkpoint file instead (e.g. one of a previous "
           "attempt's --out); its run spec must match --spec");
+
+ABSL_FLAG(bool, serve, false,
+          "serve text generation on stdin/stdout instead of training (the line protocol of "
+          "worker/generate/protocol.h); --spec and --out are not used");
+ABSL_FLAG(std::string, serve_device, "auto", "--serve: auto (cuda when present), cpu or cuda");
+ABSL_FLAG(int, serve_max_batch, 32, "--serve: requests decoded together per model");
+ABSL_FLAG(int, serve_idle_seconds, 600, "--serve: unload a model unused this long");
+ABSL_FLAG(int, serve_threads, 0, "--serve: CPU threads of LibTorch; 0: library default");
 
 namespace {
 
@@ -65,8 +74,18 @@ int Fail(const absl::Status& status) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "gwo-train --spec run.yaml --out DIR [--events-fd N] [--resume=false | --resume-from CKPT]");
+      "gwo-train --spec run.yaml --out DIR [--events-fd N] [--resume=false | --resume-from CKPT]\n"
+      "       gwo-train --serve [--serve-device D]");
   gwo::ParseFlags(argc, argv);  // accepts --events-fd as well as --events_fd
+  if (absl::GetFlag(FLAGS_serve)) {
+    const gwo::trainer::ServeOptions serve{
+        .device = absl::GetFlag(FLAGS_serve_device),
+        .max_batch = absl::GetFlag(FLAGS_serve_max_batch),
+        .idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_serve_idle_seconds)),
+        .threads = absl::GetFlag(FLAGS_serve_threads)};
+    if (absl::Status s = gwo::trainer::Serve(serve, stdin, stdout); !s.ok()) return Fail(s);
+    return 0;
+  }
   const std::string spec_path = absl::GetFlag(FLAGS_spec);
   const std::string out_dir = absl::GetFlag(FLAGS_out);
   if (spec_path.empty() || out_dir.empty()) {

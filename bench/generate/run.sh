@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Generate benchmark, one command, on a GPU machine: builds gwo, starts a coordinator
+# (embedded PostgreSQL) and a worker, trains a GPT-2 124M-shaped run for one step
+# (random weights, in effect) so that it has a checkpoint, then measures
+#   - the peer: a minimal PyTorch decoder (static KV cache, one captured CUDA graph,
+#     bf16, greedy) on that run's HF checkpoint, at batch 1 and 32;
+#   - gwo: tokens/s received by clients of the Generate stream at 1 and 32
+#     concurrent requests (greedy, 256 tokens each, serving overhead included);
+# and prints both and the ratios. Writes logs and results.md under $OUT.
+#
+#   source .debs/env.sh && bench/generate/run.sh
+#
+# Needs bench/generate/.carry/ (git-ignored), made on the Debian 12 build machine:
+#   mkdir -p bench/generate/.carry && cp ~/.cache/gwo/corpora/gpt2/{encoder.json,vocab.bpe} bench/generate/.carry/
+#   (cd / && tar czf "$OLDPWD/bench/generate/.carry/pg15.tgz" usr/lib/postgresql/15/bin/{postgres,initdb,pg_ctl} \
+#      $(ls -d usr/lib/postgresql/15/lib/*.so | grep -v llvmjit) usr/share/postgresql/15)
+# (PostgreSQL 15 server binaries for the embedded database; their libraries come from .debs).
+# Environment: OUT (default /tmp/gwo-generate-bench), TOKENS (256), SMALL=1 for a
+# CPU dry run with a 2-layer model.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OUT=${OUT:-/tmp/gwo-generate-bench}
+TOKENS=${TOKENS:-256}
+BUILD=${BUILD:-/tmp/gwo-bench-build}
+work=$(mktemp -d /tmp/gwo-genbench-XXXXXX)
+chmod 755 "$work"
+mkdir -p "$OUT"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 2
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+log() { echo "[$(date -u +%T)] $*"; }
+
+# 1. Build.
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  log "building gwo (Release) in $BUILD"
+  cmake -S "$root" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release ${GWO_PG_ARGS:-} >"$OUT/cmake.log" 2>&1
+  targets="gwo-train gwo-coordinator gwo-worker gwoctl gwo-generate-bench"
+  if ! ninja -C "$BUILD" -j "$(nproc)" $targets >"$OUT/build.log" 2>&1; then
+    grep -m 20 -B 2 -A 6 "error" "$OUT/build.log" || tail -n 40 "$OUT/build.log"
+    log "build failed; retrying without CUDA graphs of the decode step"
+    cmake -S "$root" -B "$BUILD" -DGWO_CUDA_GRAPHS=OFF >>"$OUT/cmake.log" 2>&1
+    ninja -C "$BUILD" -j "$(nproc)" $targets >"$OUT/build2.log" 2>&1 || { tail -n 40 "$OUT/build2.log"; exit 1; }
+  fi
+  grep -h "gwo_generate: CUDA graphs" "$OUT/cmake.log" | head -n 1 || true
+fi
+bin=$BUILD/bin
+
+# 2. PostgreSQL server binaries for the embedded database, when the host has none.
+pg_bin=""
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  mkdir -p /opt/pg && tar xzf "$root/bench/generate/.carry/pg15.tgz" -C /opt/pg
+  pg_bin=/opt/pg/usr/lib/postgresql/15/bin
+fi
+mkdir -p "$work/tok" && cp "$root/bench/generate/.carry/encoder.json" "$root/bench/generate/.carry/vocab.bpe" "$work/tok/"
+
+# 3. Coordinator and worker (if the coordinator cannot start, e.g. PostgreSQL does not
+# run here, the gRPC figures are missing and the run is trained by gwo-train directly).
+corpus=$(python3 -c "import os; print(os.path.dirname(os.__file__))")  # the Python standard library
+if [[ ${SMALL:-0} == 1 ]]; then
+  model="{arch: gpt2, n_layer: 2, n_head: 2, n_embd: 64, block_size: 1024}"
+else
+  model="{arch: gpt2, n_layer: 12, n_head: 12, n_embd: 768, block_size: 1024}"
+fi
+data="{path: $corpus, glob: \"*.py\", max_bytes: 2000000, tokenizer: $work/tok}"
+training="{steps: 1, batch_size: 1, eval_every: 1, eval_batches: 1, warmup_steps: 0, threads: 4}"
+coordinator_ok=1
+"$bin/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$work/data" ${pg_bin:+--pg_bin_dir "$pg_bin"} \
+  >"$work/coordinator.out" 2>"$OUT/coordinator.log" &
+PIDS+=($!)
+for _ in $(seq 300); do
+  grep -q "listening on" "$work/coordinator.out" 2>/dev/null && break
+  kill -0 "${PIDS[0]}" 2>/dev/null || { coordinator_ok=0; break; }
+  sleep 0.2
+done
+grep -q "listening on" "$work/coordinator.out" 2>/dev/null || coordinator_ok=0
+if [[ $coordinator_ok == 1 ]]; then
+  ADDR=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$work/coordinator.out")
+  export GWO_COORDINATOR=$ADDR
+  "$bin/gwo-worker" --name bench --slots 1 --work-dir "$work/work" >"$work/worker.out" 2>"$OUT/worker.log" &
+  PIDS+=($!)
+  log "coordinator at $ADDR"
+  # 4. A run with a checkpoint: GPT-2 124M (12 x 768, 1024 positions, GPT-2 BPE), one step.
+  printf 'name: generate-bench\ndatasets:\n  - {name: py, path: %s, glob: "*.py", max_bytes: 2000000, tokenizer: %s}\nmodel: %s\ntraining: %s\n' \
+    "$corpus" "$work/tok" "$model" "$training" >"$work/job.yaml"
+  log "training one step through the coordinator"
+  "$bin/gwoctl" submit "$work/job.yaml" --wait >"$OUT/submit.log" 2>&1 || { cat "$OUT/submit.log"; tail -n 30 "$OUT/worker.log"; exit 1; }
+  RUN=$(sed -n 's/^  run-\([0-9]*\) .*/\1/p' "$OUT/submit.log" | head -n 1)
+  ckpt_dir=$work/work/runs/$RUN/attempt-1/out
+else
+  log "the coordinator did not start (see coordinator.log); training with gwo-train directly"
+  tail -n 20 "$OUT/coordinator.log" || true
+  printf 'experiment: generate-bench\nmodel: %s\ndata: %s\ntraining: %s\n' "$model" "$data" "$training" >"$work/run.yaml"
+  "$bin/gwo-train" --spec "$work/run.yaml" --out "$work/direct" >"$OUT/train.log" 2>&1 || { tail -n 30 "$OUT/train.log"; exit 1; }
+  ckpt_dir=$work/direct
+fi
+hf=$ckpt_dir/final
+[[ -f $hf/model.safetensors ]] || { echo "no checkpoint at $hf"; exit 1; }
+
+# 5. The peer, then gwo (the peer first: gwo's worker keeps its model loaded after).
+log "peer: minimal PyTorch decoder"
+python3 -c "import torch, safetensors" 2>/dev/null || { echo "no PyTorch here: the peer is skipped"; echo '{"device": "cpu", "torch": "none", "rows": []}' >"$OUT/peer.json"; : >"$OUT/peer_tokens.txt"; SKIP_PEER=1; }
+[[ ${SKIP_PEER:-0} == 1 ]] || PYTHONUNBUFFERED=1 python3 "$root/bench/generate/peer_decode.py" --hf "$hf" --batch 1,32 --tokens "$TOKENS" \
+  --json "$OUT/peer.json" --tokens_out "$OUT/peer_tokens.txt" 2>&1 | tee "$OUT/peer.log"
+if [[ $coordinator_ok == 1 ]]; then
+  log "gwo: Generate streams through the coordinator"
+  "$bin/gwo-generate-bench" --coordinator "$ADDR" --run "$RUN" --concurrency 1,32 --max_tokens "$TOKENS" \
+    --repeats 3 --json "$OUT/gwo.json" --tokens_out "$OUT/gwo_tokens.txt" 2>&1 | tee "$OUT/gwo.log"
+fi
+log "gwo: the engine alone (gwo-train --serve, no gRPC)"
+PYTHONUNBUFFERED=1 python3 "$root/bench/generate/serve_client.py" "$bin/gwo-train" "$ckpt_dir/final.ckpt" \
+  --concurrency 1,32 --tokens "$TOKENS" --json "$OUT/engine.json" 2>&1 | tee "$OUT/engine.log"
+
+# 6. The engine's unit tests (CPU) against this LibTorch, after the timings.
+if [[ ${SKIP_BUILD:-0} != 1 && $SECONDS -lt ${TEST_BUDGET_S:-420} ]]; then
+  log "unit tests of worker/generate"
+  if ninja -C "$BUILD" gwo_generate_test gwo_generate_text_test >"$OUT/build_tests.log" 2>&1; then
+    ( "$BUILD/tests/gwo_generate_test" && "$BUILD/tests/gwo_generate_text_test" ) >"$OUT/unit_tests.log" 2>&1 \
+      && echo "unit tests passed" || echo "unit tests FAILED (unit_tests.log)"
+  else
+    echo "unit tests did not build (build_tests.log)"; tail -n 20 "$OUT/build_tests.log"
+  fi
+fi
+
+# 7. Report.
+python3 - "$OUT" "$TOKENS" <<'PY' | tee "$OUT/results.md"
+import json, subprocess, sys, datetime, os
+out, tokens = sys.argv[1], int(sys.argv[2])
+peer = json.load(open(f"{out}/peer.json"))
+gwo = {r["concurrency"]: r for r in json.load(open(f"{out}/gwo.json"))} if os.path.exists(f"{out}/gwo.json") else {}
+engine = {r["concurrency"]: r["tokens_per_s"] for r in json.load(open(f"{out}/engine.json"))}
+p = {(r["batch"], r["mode"]): r["tokens_per_s"] for r in peer["rows"]}
+mode = "graph" if (1, "graph") in p else "eager"
+if not p:
+    p = {(1, mode): float("nan"), (32, mode): float("nan")}
+a = open(f"{out}/gwo_tokens.txt").read().split() if gwo else []
+b = open(f"{out}/peer_tokens.txt").read().split()
+same = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+print(f"# Generate benchmark ({datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC)\n")
+print(f"GPU: {peer['device']}; PyTorch {peer['torch']}; GPT-2 124M shape, bf16, greedy, "
+      f"prompt 9 tokens, {tokens} new tokens per request.\n")
+print("| measure | tokens/s |\n|---|---|")
+for (bsz, m), v in sorted(p.items()):
+    print(f"| peer ({m}), batch {bsz} | {v:,.0f} |")
+for c, r in sorted(gwo.items()):
+    print(f"| gwo Generate stream, {c} concurrent (mean first token {r['mean_first_token_ms']:.0f} ms) | {r['tokens_per_s']:,.0f} |")
+for c, v in sorted(engine.items()):
+    print(f"| gwo engine alone (gwo-train --serve, no gRPC), {c} concurrent | {v:,.0f} |")
+if not gwo:
+    print("\nNo gRPC figures: the coordinator did not start (see coordinator.log).")
+    gwo = {c: {"tokens_per_s": v} for c, v in engine.items()}
+g1, g32 = gwo[1]["tokens_per_s"], gwo[32]["tokens_per_s"]
+print(f"\n- gwo 1 request / peer ({mode}) batch 1: **{g1 / p[(1, mode)]:.2f}x** (target >= 2x)")
+print(f"- gwo 32 concurrent / gwo 1 request: **{g32 / g1:.1f}x** (target >= 10x)")
+print(f"- gwo 32 concurrent / peer ({mode}) batch 32: {g32 / p[(32, mode)]:.2f}x")
+print(f"- greedy tokens of gwo and the peer agree for the first {same} of {min(len(a), len(b))} tokens")
+PY

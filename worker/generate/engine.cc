@@ -1,0 +1,300 @@
+#include "worker/generate/engine.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "worker/generate/text_stream.h"
+
+namespace gwo::generate {
+
+struct Engine::Active {
+  uint64_t id = 0;
+  GenerateRequest request;
+  EventSink sink;
+  std::vector<int32_t> tokens;     // prompt, then every generated token
+  size_t prompt_len = 0;
+  std::vector<int32_t> generated;  // tokens[prompt_len:]
+  std::vector<int32_t> unsent;     // generated tokens not yet reported in an event
+  std::mt19937_64 rng;
+  TextStream text{{}};
+  std::string finish;  // "stop" once it stopped by itself (end-of-text or a stop string)
+  bool stop_string = false;  // it stopped at a stop string: nothing is left to flush
+};
+
+Engine::Engine(std::shared_ptr<models::CausalLm> model, std::unique_ptr<data::Tokenizer> tokenizer,
+               spec::RunSpec spec, EngineOptions options)
+    : model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)),
+      spec_(std::move(spec)),
+      options_(options) {
+  model_->to(options_.device, options_.dtype);
+  model_->eval();
+  cached_ = options_.use_kv_cache && models::SupportsKvCache(spec_.attention.kind);
+  if (cached_) {
+    cache_storage_ = std::make_unique<models::KvCache>(models::AllocateKvCache(
+        model_->spec(), options_.max_batch, model_->block_size(),
+        torch::TensorOptions().dtype(options_.dtype).device(options_.device)));
+    cache_ = cache_storage_.get();
+    if (options_.device.is_cuda() && options_.cuda_graphs && DecodeGraphs::Available()) {
+      graphs_ = std::make_unique<DecodeGraphs>(*model_, *cache_);
+    }
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Engine::~Engine() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+absl::Status Engine::Submit(uint64_t id, GenerateRequest request, EventSink sink) {
+  const SamplingParams& s = request.sampling;
+  if (request.max_tokens < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens must be at least 1, got ", request.max_tokens));
+  }
+  if (!(s.top_p > 0 && s.top_p <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("top_p must be in (0, 1], got ", s.top_p));
+  }
+  if (s.top_k < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("top_k must be >= 0, got ", s.top_k));
+  }
+  std::vector<int32_t> ids = tokenizer_->Encode(request.prompt);
+  if (ids.empty()) {
+    if (!tokenizer_->end_of_text()) {
+      return absl::InvalidArgumentError(
+          "the prompt is empty and the run's tokenizer has no end-of-text token to start from");
+    }
+    ids.push_back(*tokenizer_->end_of_text());
+  }
+  if (static_cast<int64_t>(ids.size()) >= model_->block_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("the prompt has ", ids.size(),
+                                                   " tokens; the model's context (block_size) is ",
+                                                   model_->block_size(), " tokens"));
+  }
+  absl::MutexLock lock(&mu_);
+  if (std::find(live_ids_.begin(), live_ids_.end(), id) != live_ids_.end()) {
+    return absl::AlreadyExistsError(absl::StrCat("request ", id, " is already running"));
+  }
+  live_ids_.push_back(id);
+  pending_.push_back(Pending{id, std::move(request), std::move(ids), std::move(sink)});
+  return absl::OkStatus();
+}
+
+void Engine::Cancel(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  cancelled_.push_back(id);
+}
+
+int Engine::live() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(live_ids_.size());
+}
+
+void Engine::Loop() {
+  c10::InferenceMode inference;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stop_ || !pending_.empty() || !cancelled_.empty() || !active_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stop_) break;
+    }
+    try {
+      Round();
+    } catch (const std::exception& e) {
+      // A LibTorch failure (e.g. out of memory) ends the requests of this round; the
+      // engine stays usable for the next ones.
+      const absl::Status status = absl::InternalError(absl::StrCat("generation failed: ", e.what()));
+      while (!active_.empty()) Retire(active_.size() - 1, "error", status);
+    }
+  }
+  while (!active_.empty()) Retire(active_.size() - 1, "cancelled");
+  std::deque<Pending> left;
+  {
+    absl::MutexLock lock(&mu_);
+    left.swap(pending_);
+    live_ids_.clear();
+  }
+  for (Pending& p : left) {
+    GenerateEvent done{.done = true, .finish_reason = "cancelled"};
+    done.prompt_tokens = static_cast<int>(p.prompt_ids.size());
+    p.sink(done);
+  }
+}
+
+void Engine::Round() {
+  std::vector<uint64_t> cancelled;
+  std::vector<Pending> admitted, dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled.swap(cancelled_);
+    auto is_cancelled = [&](uint64_t id) {
+      return std::find(cancelled.begin(), cancelled.end(), id) != cancelled.end();
+    };
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (is_cancelled(it->id)) {
+        dropped.push_back(std::move(*it));
+        std::erase(live_ids_, dropped.back().id);
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    while (!pending_.empty() &&
+           static_cast<int>(active_.size() + admitted.size()) < options_.max_batch) {
+      admitted.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+  }
+  for (Pending& p : dropped) {
+    GenerateEvent done{.done = true, .finish_reason = "cancelled"};
+    done.prompt_tokens = static_cast<int>(p.prompt_ids.size());
+    p.sink(done);
+  }
+  for (size_t i = active_.size(); i-- > 0;) {
+    if (std::find(cancelled.begin(), cancelled.end(), active_[i]->id) != cancelled.end()) {
+      Retire(i, "cancelled");
+    }
+  }
+  for (Pending& p : admitted) {
+    auto a = std::make_unique<Active>();
+    a->id = p.id;
+    a->sink = std::move(p.sink);
+    a->tokens = std::move(p.prompt_ids);
+    a->prompt_len = a->tokens.size();
+    a->rng.seed(p.request.sampling.seed);
+    a->text = TextStream(p.request.stop);
+    a->request = std::move(p.request);
+    active_.push_back(std::move(a));
+    Prefill(*active_.back(), static_cast<int64_t>(active_.size()) - 1);
+  }
+  if (!active_.empty()) DecodeStep();
+}
+
+torch::Tensor Engine::RecomputeLogits(const Active& a) {
+  const torch::Tensor idx =
+      torch::tensor(a.tokens, torch::kInt).to(torch::kLong).view({1, -1}).to(options_.device);
+  return model_->forward(idx).select(1, idx.size(1) - 1).squeeze(0);  // (V)
+}
+
+void Engine::Prefill(Active& a, int64_t row) {
+  torch::Tensor logits;  // (1, V)
+  if (cached_) {
+    const int64_t P = static_cast<int64_t>(a.tokens.size());
+    const models::CacheStep step =
+        models::MakeCacheStep(*cache_, row, {0}, P, /*window=*/0, options_.device);
+    const torch::Tensor idx =
+        torch::tensor(a.tokens, torch::kInt).to(torch::kLong).view({1, P}).to(options_.device);
+    logits = models::ForwardCached(*model_, idx, step).select(1, P - 1);  // (1, V)
+  } else {
+    logits = RecomputeLogits(a).unsqueeze(0);
+  }
+  std::vector<std::mt19937_64*> rngs{&a.rng};
+  const std::vector<int32_t> token = SampleTokens(logits, {a.request.sampling}, rngs);
+  if (Accept(a, token[0])) Retire(static_cast<size_t>(row), "");
+}
+
+void Engine::DecodeStep() {
+  const int64_t N = static_cast<int64_t>(active_.size());
+  std::vector<SamplingParams> params;
+  std::vector<std::mt19937_64*> rngs;
+  for (const auto& a : active_) {
+    params.push_back(a->request.sampling);
+    rngs.push_back(&a->rng);
+  }
+  torch::Tensor logits;  // (N, V)
+  if (cached_) {
+    std::vector<int64_t> last, start;
+    for (const auto& a : active_) {
+      last.push_back(a->tokens.back());
+      start.push_back(static_cast<int64_t>(a->tokens.size()) - 1);
+    }
+    if (graphs_) {
+      logits = graphs_->Step(last, start);  // (N, V)
+    } else {
+      const models::CacheStep step =
+        models::MakeCacheStep(*cache_, 0, start, 1, /*window=*/0, options_.device);
+      const torch::Tensor idx = torch::tensor(last).view({N, 1}).to(options_.device);
+      logits = models::ForwardCached(*model_, idx, step).select(1, 0);  // (N, V)
+    }
+  } else {
+    std::vector<torch::Tensor> rows;
+    for (const auto& a : active_) rows.push_back(RecomputeLogits(*a));
+    logits = torch::stack(rows);
+  }
+  const std::vector<int32_t> tokens = SampleTokens(logits, params, rngs);
+  std::vector<size_t> finished;
+  for (int64_t i = 0; i < N; ++i) {
+    if (Accept(*active_[i], tokens[i])) finished.push_back(static_cast<size_t>(i));
+  }
+  // Descending, so that the row moved into a retired slot is never one still to retire.
+  for (auto it = finished.rbegin(); it != finished.rend(); ++it) Retire(*it, "");
+}
+
+bool Engine::Accept(Active& a, int32_t token) {
+  const std::optional<int32_t> eot = tokenizer_->end_of_text();
+  if (eot && token == *eot && !a.request.ignore_eos) {
+    a.finish = "stop";
+    return true;
+  }
+  a.tokens.push_back(token);
+  a.generated.push_back(token);
+  a.unsent.push_back(token);
+  const TextStream::Update update = a.text.Next(tokenizer_->Decode(a.generated));
+  if (update.stopped) {
+    a.finish = "stop";
+    a.stop_string = true;
+    if (!update.text.empty()) {
+      a.sink(GenerateEvent{.text = update.text, .tokens = std::move(a.unsent)});
+      a.unsent.clear();
+    }
+    return true;
+  }
+  if (!update.text.empty()) {
+    a.sink(GenerateEvent{.text = update.text, .tokens = std::move(a.unsent)});
+    a.unsent.clear();
+  }
+  return static_cast<int>(a.generated.size()) >= a.request.max_tokens ||
+         static_cast<int64_t>(a.tokens.size()) > model_->block_size();
+}
+
+void Engine::Retire(size_t index, const std::string& reason, absl::Status status) {
+  Active& a = *active_[index];
+  GenerateEvent done{.done = true, .finish_reason = reason, .status = std::move(status)};
+  if (reason.empty()) {  // finished on its own
+    done.finish_reason = a.finish.empty() ? "length" : a.finish;
+    if (!a.stop_string) done.text = a.text.Finish(tokenizer_->Decode(a.generated));
+  }
+  done.tokens = std::move(a.unsent);
+  done.prompt_tokens = static_cast<int>(a.prompt_len);
+  done.completion_tokens = static_cast<int>(a.generated.size());
+  {
+    // Before the sink: whoever hears the end sees the request gone from live().
+    absl::MutexLock lock(&mu_);
+    std::erase(live_ids_, a.id);
+  }
+  a.sink(done);
+  const size_t last = active_.size() - 1;
+  if (index != last) {
+    if (cached_) {
+      for (size_t l = 0; l < cache_->k.size(); ++l) {
+        cache_->k[l][index].copy_(cache_->k[l][last]);
+        cache_->v[l][index].copy_(cache_->v[l][last]);
+      }
+    }
+    active_[index] = std::move(active_[last]);
+  }
+  active_.pop_back();
+}
+
+}  // namespace gwo::generate

@@ -1,0 +1,116 @@
+// The generation engine: one loaded model serving many requests at once. Requests
+// join a running batch between decode steps (continuous batching): each new request
+// is prefilled alone into a free row of a preallocated key/value cache, then every
+// active request advances by one token in a single batched forward step. Finished or
+// cancelled requests leave at step boundaries; their rows are reused.
+//
+// Attention kinds that SupportsKvCache (models/kv_cache.h) decode incrementally;
+// others recompute each request's whole sequence every step (same tokens, slower).
+#ifndef GWO_WORKER_GENERATE_ENGINE_H_
+#define GWO_WORKER_GENERATE_ENGINE_H_
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "spec/run_spec.h"
+#include "worker/data/tokenizer.h"
+#include "worker/generate/decode_graphs.h"
+#include "worker/generate/request.h"
+#include "worker/generate/sampling.h"
+#include "worker/models/kv_cache.h"
+#include "worker/models/model.h"
+
+namespace gwo::generate {
+
+using EventSink = std::function<void(const GenerateEvent&)>;
+
+struct EngineOptions {
+  torch::Device device = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat32;  // weights, activations and the cache
+  int max_batch = 32;                    // requests decoded together at most
+  bool use_kv_cache = true;              // false: always recompute (for tests)
+  // On CUDA, replay captured graphs of the decode step (decode_graphs.h) when this
+  // build can; prefill stays eager.
+  bool cuda_graphs = true;
+};
+
+class Engine {
+ public:
+  // Takes the model (moved to options.device/dtype, eval mode) and the run's
+  // tokenizer, captures the decode graphs if any, and starts the engine's thread.
+  // Throws c10::Error from LibTorch (e.g. out of memory). `spec`: the run spec the model was built
+  // from (its attention kind decides the decoding path).
+  Engine(std::shared_ptr<models::CausalLm> model, std::unique_ptr<data::Tokenizer> tokenizer,
+         spec::RunSpec spec, EngineOptions options);
+  // Ends every request with "cancelled" and joins the thread.
+  ~Engine();
+
+  // Queues a request under `id` (unique among live requests); `sink` is called from
+  // the engine's thread. INVALID_ARGUMENT (nothing queued, sink not called) for
+  // max_tokens < 1, top_p outside (0, 1], top_k < 0, an empty prompt without an
+  // end-of-text token, or a prompt of block_size tokens or more; ALREADY_EXISTS for a
+  // live id.
+  absl::Status Submit(uint64_t id, GenerateRequest request, EventSink sink);
+
+  // Ends request `id` with "cancelled" at the next step boundary; no-op if unknown.
+  void Cancel(uint64_t id);
+
+  // Requests queued or running.
+  int live() const;
+  bool uses_kv_cache() const { return cached_; }
+  bool uses_cuda_graphs() const { return graphs_ != nullptr; }
+  const spec::RunSpec& spec() const { return spec_; }
+
+ private:
+  struct Active;
+  void Loop();
+  // One scheduling round: admit queued requests, decode one token for every active
+  // one, retire the finished. Throws c10::Error from LibTorch (Loop catches).
+  void Round();
+  void Prefill(Active& a, int64_t row);
+  void DecodeStep();
+  // Records `token` for a.  Returns true when the request is finished.
+  bool Accept(Active& a, int32_t token);
+  void Retire(size_t index, const std::string& reason, absl::Status status = absl::OkStatus());
+  torch::Tensor RecomputeLogits(const Active& a);  // (V)
+
+  std::shared_ptr<models::CausalLm> model_;
+  std::unique_ptr<data::Tokenizer> tokenizer_;
+  const spec::RunSpec spec_;
+  const EngineOptions options_;
+  bool cached_ = false;
+  models::KvCache* cache_ = nullptr;  // owned by cache_storage_
+  std::unique_ptr<models::KvCache> cache_storage_;
+  std::unique_ptr<DecodeGraphs> graphs_;  // null: eager decode steps
+
+  mutable absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  struct Pending {
+    uint64_t id;
+    GenerateRequest request;
+    std::vector<int32_t> prompt_ids;
+    EventSink sink;
+  };
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> cancelled_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> live_ids_ ABSL_GUARDED_BY(mu_);
+
+  // Only the engine's thread touches these. active_[i] owns cache row i.
+  std::vector<std::unique_ptr<Active>> active_;
+  std::thread thread_;
+};
+
+}  // namespace gwo::generate
+
+#endif  // GWO_WORKER_GENERATE_ENGINE_H_
