@@ -9,8 +9,10 @@
 namespace gwo::spec {
 namespace {
 
-// A list of non-empty strings at `key` (a single string is a list of one).
-void StringList(MapReader& r, const std::string& key, std::vector<std::string>* out) {
+// A list of strings at `key`, non-empty unless `allow_empty` (a single string is a
+// list of one).
+void StringList(MapReader& r, const std::string& key, std::vector<std::string>* out,
+                bool allow_empty = false) {
   YAML::Node v = r.Get(key);
   if (!v.IsDefined()) return;
   std::vector<std::string> items;
@@ -18,7 +20,7 @@ void StringList(MapReader& r, const std::string& key, std::vector<std::string>* 
     items.push_back(v.Scalar());
   } else if (v.IsSequence()) {
     for (size_t i = 0; i < v.size(); ++i) {
-      if (!v[i].IsScalar() || v[i].Scalar().empty()) {
+      if (!v[i].IsScalar() || (v[i].Scalar().empty() && !allow_empty)) {
         r.errors()->Add(v[i].Mark(), absl::StrCat(r.Path(key), "[", i, "]"),
                         absl::StrCat("expected a non-empty string, got ", Describe(v[i])));
         return;
@@ -187,7 +189,7 @@ void ReadMetrics(MapReader& training, MetricsSpec* m) {
 
 void ReadGenerate(MapReader& training, GenerateSpec* g) {
   MapReader r(training.Get("generate"), training.Path("generate"), training.errors());
-  StringList(r, "prompts", &g->prompts);
+  StringList(r, "prompts", &g->prompts, /*allow_empty=*/true);  // "": unconditional
   r.Int("max_new_tokens", &g->max_new_tokens, 1, 1 << 20);
   r.Double("temperature", &g->temperature, 0.0, 100.0, /*exclusive_min=*/true);
   r.Int("top_k", &g->top_k, 0, 1 << 24);
