@@ -20,6 +20,9 @@ absl::StatusOr<SubmitResult> Coordinator::Submit(const std::string& yaml, const 
   GWO_ASSIGN_OR_RETURN(spec::ExperimentSpec spec, spec::ParseExperimentSpec(yaml, name));
   GWO_RETURN_IF_ERROR(CheckCorpora(spec, name));
   GWO_RETURN_IF_ERROR(ResolveInitFromRun(*store_, name, &spec.model));
+  for (spec::Variant& variant : spec.variants) {
+    GWO_RETURN_IF_ERROR(ResolveTeacherFromRun(*store_, name, &variant.training.distill));
+  }
 
   std::vector<NewRun> runs;
   for (const spec::RunSpec& run : spec::ExpandRuns(spec)) {

@@ -9,6 +9,7 @@
 #include "spec/attention_kinds.h"
 #include "spec/parse_internal.h"
 #include "spec/parse_attention.h"
+#include "spec/parse_training.h"
 #include "spec/yaml_reader.h"
 
 namespace gwo::spec {
@@ -127,6 +128,7 @@ void ReadTraining(const YAML::Node& node, const std::string& path, ErrorList* er
   r.Int("checkpoint_every", &t->checkpoint_every, 0, kMaxSteps);
   r.Int("keep_checkpoints", &t->keep_checkpoints, 1, 1000);
   r.Int("threads", &t->threads, 0, 1024);
+  ReadTrainingModes(r, errors, t);
   r.Finish();
   if (!r.ok()) return;
   // Defaults bend to explicit values; explicit values that contradict each other are errors.
@@ -289,11 +291,7 @@ absl::StatusOr<RunSpec> ParseRunSpec(absl::string_view yaml, absl::string_view f
 namespace {
 
 // Shortest text that parses back to the same double.
-std::string Num(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, end);
-}
+std::string Num(double v) { return ShortestDouble(v); }
 
 }  // namespace
 
@@ -356,6 +354,7 @@ std::string RunSpecToYaml(const RunSpec& r) {
   out << YAML::Key << "checkpoint_every" << YAML::Value << t.checkpoint_every;
   out << YAML::Key << "keep_checkpoints" << YAML::Value << t.keep_checkpoints;
   out << YAML::Key << "threads" << YAML::Value << t.threads;
+  EmitTrainingModes(out, t);
   out << YAML::EndMap;
 
   out << YAML::EndMap;

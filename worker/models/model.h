@@ -44,6 +44,12 @@ class CausalLm : public torch::nn::Module {
   // The attention variant of each layer, in layer order.
   virtual std::vector<std::shared_ptr<attention::Attention>> attentions() const = 0;
 
+  // While the attentions capture (Attention::set_capture on), each forward also keeps
+  // the output of every layer's attention sublayer, after its output projection
+  // (c_proj / o_proj) and before the residual add: (B, T, C) detached, in layer order.
+  // Empty entries for layers that did not capture.
+  virtual std::vector<torch::Tensor> CapturedAttentionOutputs() const = 0;
+
   // The token embedding (V, C); with tie_embeddings also the LM head.
   virtual torch::Tensor token_embedding() const = 0;
 
