@@ -203,9 +203,16 @@ void ReadSeeds(const YAML::Node& node, ErrorList* errors, std::vector<int64_t>* 
 }  // namespace
 
 absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml, absl::string_view file_name) {
+  return ParseExperimentSpec(yaml, file_name, "");
+}
+
+absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml, absl::string_view file_name,
+                                                   absl::string_view scale) {
   ErrorList errors{std::string(file_name)};
   YAML::Node root;
   if (!LoadDocument(yaml, &errors, &root)) return ToStatus(errors);
+  internal::ApplyScale(root, std::string(scale), &errors);
+  if (!errors.empty()) return ToStatus(errors);
 
   ExperimentSpec spec;
   MapReader top(root, "", &errors);

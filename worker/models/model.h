@@ -114,7 +114,17 @@ absl::StatusOr<ModelParts> PrepareModel(const std::string& arch, const spec::Mod
 // corrupt file (see SafetensorsFile::Open) or a gwo_checksum mismatch.
 // INVALID_ARGUMENT: config.json disagrees with the model, or tensors are missing,
 // unexpected or mis-shaped; the message names each (up to 10 of each kind).
-absl::Status LoadWeights(CausalLm& model, const std::string& path);
+// Exception: tensors of an attention variant's own module (IsAttentionVariantTensor)
+// that the file lacks keep their initial values, so that a variant with parameters
+// (e.g. `factorized`) starts from a baseline's checkpoint; their HF names are appended
+// to `kept_initial` when it is given.
+absl::Status LoadWeights(CausalLm& model, const std::string& path,
+                         std::vector<std::string>* kept_initial = nullptr);
+
+// Whether `name` (an HF name of HfTensors() or a named_parameters() name) belongs to
+// the module of an attention variant (".attention." in the name), i.e. a tensor that
+// HF and a baseline checkpoint do not have.
+bool IsAttentionVariantTensor(std::string_view name);
 
 // Writes `dir`/model.safetensors (HF names and layouts, the parameters' dtype, and
 // __metadata__ {format: "pt", gwo_format: "1", gwo_run_spec: RunSpecToYaml(run),

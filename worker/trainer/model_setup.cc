@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -24,6 +25,10 @@ void Log(const std::string& line) {
 absl::Status LoadInitialWeights(const spec::RunSpec& spec, models::CausalLm& model) {
   const std::string& init = spec.model.init;
   if (init.empty() || init == "scratch") return absl::OkStatus();
+  // Tensors of the attention variant that the checkpoint lacks (a variant with its own
+  // parameters started from a baseline) keep their initial values; any other missing
+  // tensor is an error.
+  std::vector<std::string> kept;
   if (absl::EndsWith(init, ".ckpt")) {
     absl::StatusOr<LoadedCheckpoint> loaded = LoadCheckpoint(init);
     if (!loaded.ok()) return loaded.status();
@@ -37,13 +42,30 @@ absl::Status LoadInitialWeights(const spec::RunSpec& spec, models::CausalLm& mod
     auto source = loaded->model->named_parameters();
     for (auto& p : model.named_parameters()) {
       const torch::Tensor* from = source.find(p.key());
-      if (from == nullptr) return absl::InvalidArgumentError(absl::StrCat("model.init ", init, " lacks ", p.key()));
+      if (from == nullptr) {
+        if (models::IsAttentionVariantTensor(p.key())) {
+          kept.push_back(p.key());
+          continue;
+        }
+        return absl::InvalidArgumentError(absl::StrCat("model.init ", init, " lacks ", p.key()));
+      }
+      if (!from->sizes().equals(p.value().sizes())) {
+        return absl::InvalidArgumentError(absl::StrCat("model.init ", init, ": ", p.key(), " is [",
+                                                       absl::StrJoin(from->sizes(), ", "),
+                                                       "], the model expects [",
+                                                       absl::StrJoin(p.value().sizes(), ", "), "]"));
+      }
       p.value().copy_(*from);
     }
-  } else if (absl::Status s = models::LoadWeights(model, init); !s.ok()) {
+  } else if (absl::Status s = models::LoadWeights(model, init, &kept); !s.ok()) {
     return s;
   }
   Log(absl::StrCat("initial weights from ", init));
+  if (!kept.empty()) {
+    Log(absl::StrCat("model.init: ", kept.size(), " attention-variant tensors not in ", init,
+                     " keep their initial values (", kept.front(),
+                     kept.size() > 1 ? ", ..." : "", ")"));
+  }
   return absl::OkStatus();
 }
 
