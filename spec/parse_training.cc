@@ -89,7 +89,9 @@ void ReadTeacher(MapReader& r, DistillSpec* d) {
   t.String("from_variant", &d->teacher_from_variant);
   t.Enum("checkpoint", &d->teacher_checkpoint, {"final", "best"});
   t.Finish();
-  if (t.Has("from_run") && t.Has("from_variant")) {
+  // A resolved stage reference carries all three: the path, the teacher run's id and
+  // the variant it came from (server/stages.cc writes them into the run spec).
+  if (t.Has("from_run") && t.Has("from_variant") && !t.Has("path")) {
     r.errors()->Add(teacher.Mark(), r.Path("teacher"), "give either from_run or from_variant, not both");
   } else if (!t.Has("from_run") && !t.Has("from_variant") && !t.Has("path")) {
     r.errors()->Add(teacher.Mark(), r.Path("teacher"),

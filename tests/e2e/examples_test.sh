@@ -89,23 +89,36 @@ runs_of() {  # runs_of EXAMPLE NAME-REGEX
   "$BIN/gwoctl" runs "${EXP[$1]}" 2>/dev/null | awk -v v="$2" '$1 ~ /^run-/ && $2 ~ v { print $1 }'
 }
 
-# Every run of EXAMPLE whose name matches NAME-REGEX has each metric as a column of gwoctl metrics,
-# with at least one finite value.
-has_metrics() {  # has_metrics EXAMPLE NAME-REGEX NAME...
+# The values of column NAME of a gwo tabular output (left-aligned columns, empty
+# cells left blank), one per row that has one.
+column() {  # column NAME FILE
+  awk -v n="$1" '
+    NR == 1 {
+      p = 1
+      while (match(substr($0, p), /[^ ]+/)) {
+        s = p + RSTART - 1
+        if (substr($0, s, RLENGTH) == n) col = s
+        p = s + RLENGTH
+      }
+      next
+    }
+    col { v = substr($0, col); sub(/ .*/, "", v); if (v != "") print v }' "$2"
+}
+
+# Every run of EXAMPLE whose name matches NAME-REGEX has each metric as a column of
+# gwoctl metrics, with at least one finite value.
+has_metrics() {  # has_metrics EXAMPLE NAME-REGEX METRIC...
   local ex=$1 variant=$2
   shift 2
-  local names
+  local names runs run metric
   names=$(IFS=,; echo "$*")
-  local runs
   runs=$(runs_of "$ex" "$variant")
   [ -n "$runs" ] || { echo "  no runs of $ex matching $variant"; return 1; }
   for run in $runs; do
     "$BIN/gwoctl" metrics "$run" --names "$names" >"$TMP/metrics.out" 2>&1 || return 1
-    for name in "$@"; do
-      if ! awk -v n="$name" 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == n) col = i; next }
-             col && $col + 0 == $col && $col != "nan" { found = 1 }
-             END { exit !found }' "$TMP/metrics.out"; then
-        echo "  $ex $run lacks a value of $name:"
+    for metric in "$@"; do
+      if ! column "$metric" "$TMP/metrics.out" | awk '$1 + 0 == $1 && $1 != "nan" { ok = 1 } END { exit !ok }'; then
+        echo "  $ex $run lacks a value of $metric:"
         head -n 5 "$TMP/metrics.out"
         return 1
       fi
@@ -117,15 +130,15 @@ check "factorized-lora: val_ppl and trainable parameters of every run" \
   has_metrics factorized-lora "" val_ppl params_trainable params_total
 # Every run matching NAME-REGEX trains fewer parameters than its model has.
 fewer_trainable() {  # fewer_trainable EXAMPLE NAME-REGEX
-  local runs
+  local runs run total trainable
   runs=$(runs_of "$1" "$2")
   [ -n "$runs" ] || return 1
   for run in $runs; do
     "$BIN/gwoctl" metrics "$run" --names params_total,params_trainable >"$TMP/params.out" 2>&1 || return 1
-    awk 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
-         NR == 2 { t = $col["params_total"]; p = $col["params_trainable"] }
-         END { printf "  %s: params_trainable %s of %s\n", run, p, t; exit !(p > 0 && p < t) }' \
-      run="$run" "$TMP/params.out" || return 1
+    total=$(column params_total "$TMP/params.out" | head -n 1)
+    trainable=$(column params_trainable "$TMP/params.out" | head -n 1)
+    echo "  $run: params_trainable $trainable of $total"
+    awk -v p="$trainable" -v t="$total" 'BEGIN { exit !(p > 0 && p < t) }' || return 1
   done
 }
 check "factorized-lora: the LoRA arms train only part of the model" \
@@ -145,8 +158,9 @@ check "masks-distill: fidelity, perplexity and memory of every distilled run" \
 check "masks-distill: the baseline's perplexity and memory" \
   has_metrics masks-distill "^baseline/" val_ppl train_step_peak_mem_bytes infer_peak_mem_bytes_len64
 samples_written() {
+  local run id
   for run in $(runs_of masks-distill ""); do
-    local id=${run#run-}
+    id=${run#run-}
     grep -q '"greedy"' "$TMP"/work/runs/"$id"/attempt-*/out/samples.jsonl 2>/dev/null || return 1
   done
 }

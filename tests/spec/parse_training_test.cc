@@ -158,5 +158,33 @@ variants:
   EXPECT_EQ(e->variants[1].training.distill.weight, 0);
 }
 
+// A teacher stage resolved by the coordinator (server/stages.cc) keeps its
+// provenance beside the path: from_variant and the teacher run's from_run. The run
+// spec gwo-train reads must accept that and round-trip it.
+TEST(TrainingModes, ResolvedStageTeacherRoundTrips) {
+  RunSpec run;
+  run.data.path = "/a";
+  run.training.distill.teacher = "/w/runs/7/attempt-1/out/final.ckpt";
+  run.training.distill.teacher_from_run = 7;
+  run.training.distill.teacher_from_variant = "baseline";
+  run.training.lm_weight = 0;
+  const std::string yaml = RunSpecToYaml(run);
+  absl::StatusOr<RunSpec> back = ParseRunSpec(yaml, "run.yaml");
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;
+  EXPECT_EQ(back->training.distill.teacher, run.training.distill.teacher);
+  EXPECT_EQ(back->training.distill.teacher_from_run, 7);
+  EXPECT_EQ(back->training.distill.teacher_from_variant, "baseline");
+  EXPECT_EQ(RunSpecToYaml(*back), yaml);
+  // Without a path, both references at once are still ambiguous.
+  absl::Status s = ParseExperimentSpec(R"(name: x
+datasets: [{name: d, path: /a}]
+variants:
+  - name: a
+  - name: b
+    training: {distill: {teacher: {from_run: 3, from_variant: a}}}
+)", "job.yaml").status();
+  EXPECT_THAT(std::string(s.message()), HasSubstr("give either from_run or from_variant, not both"));
+}
+
 }  // namespace
 }  // namespace gwo::spec
