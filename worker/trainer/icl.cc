@@ -64,9 +64,12 @@ absl::StatusOr<IclComparison> CompareIclWithFineTuning(models::CausalLm& fine_tu
   int tau_queries = 0;
   const int64_t block = std::min(fine_tuned.block_size(), reference.block_size());
   for (size_t q = 0; q < examples.val.size() && out.queries < spec.queries; ++q) {
-    const std::vector<int32_t> query = tokenizer.Encode(absl::StrCat(examples.val[q].text, "\nLabel:"));
+    std::vector<int32_t> query = tokenizer.Encode(absl::StrCat(examples.val[q].text, "\nLabel:"));
+    // A long query keeps its last block/2 tokens (its end and "Label:"), leaving room
+    // for demonstrations.
+    if (static_cast<int64_t>(query.size()) > block / 2) query.erase(query.begin(), query.end() - block / 2);
     const int64_t n = static_cast<int64_t>(query.size());
-    if (n == 0 || n >= block) continue;
+    if (n == 0) continue;
     std::vector<int32_t> prompt = demos;
     prompt.insert(prompt.end(), query.begin(), query.end());
     if (static_cast<int64_t>(prompt.size()) > block) prompt.erase(prompt.begin(), prompt.end() - block);
@@ -96,7 +99,7 @@ absl::StatusOr<IclComparison> CompareIclWithFineTuning(models::CausalLm& fine_tu
   if (ref_training) reference.train();
   if (out.queries == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("training.icl: no validation query fits block_size ", block));
+        absl::StrCat("training.icl: no validation query encodes to a token (block_size ", block, ")"));
   }
   out.sim_aou = aou_sum / out.queries;
   out.sim_am = am_sum / out.queries;

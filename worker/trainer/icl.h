@@ -6,7 +6,8 @@
 //   ZSL: the reference model (the teacher: the model before fine-tuning) on q alone;
 //   ICL: the reference model on `shots` demonstrations ("<text>\nLabel: <label>\n\n",
 //        the first training examples) followed by q, cut to the last block_size
-//        tokens (queries that do not fit are skipped);
+//        tokens (a query longer than block_size / 2 tokens keeps its last
+//        block_size / 2, so that demonstrations fit beside it);
 //   FT:  this run's fine-tuned model (e.g. trained with trainable.mode kv_only) on q.
 // At the last position of q, for each layer l:
 //   h^X_l   the attention sublayer's output (after c_proj / o_proj), X in {ZSL, ICL, FT};
@@ -42,8 +43,7 @@ struct IclComparison {
 
 // The comparison above over the first spec.queries examples of examples.val.
 // INVALID_ARGUMENT when there are fewer training examples than spec.shots, no
-// validation example, or none fits the reference model's block_size with its
-// demonstrations. Leaves capture off and each model in the mode it was in.
+// validation example, or every query encodes to nothing. Leaves capture off and each model in the mode it was in.
 absl::StatusOr<IclComparison> CompareIclWithFineTuning(models::CausalLm& fine_tuned,
                                                        models::CausalLm& reference,
                                                        const data::Tokenizer& tokenizer,

@@ -512,7 +512,6 @@ absl::StatusOr<TrainResult> Train(const spec::RunSpec& spec, const TrainOptions&
     Progress("stopped by signal after step %d", result.steps_done);
     return result;
   }
-  if (absl::Status s = session.FinalMeasurements(); !s.ok()) return s;
   absl::StatusOr<models::CausalLm*> exported = session.ExportModel();
   if (!exported.ok()) return exported.status();
   const std::string checkpoint = (out / "final.ckpt").string();
@@ -523,6 +522,8 @@ absl::StatusOr<TrainResult> Train(const spec::RunSpec& spec, const TrainOptions&
   const std::string hf_dir = (out / "final").string();
   if (absl::Status s = models::SaveHfCheckpoint(**exported, spec, hf_dir); !s.ok()) return s;
   Progress("saved %s (HF format)", hf_dir);
+  // After the checkpoints, so that a failing measurement does not lose the weights.
+  if (absl::Status s = session.FinalMeasurements(); !s.ok()) return s;
   return result;
 }
 
