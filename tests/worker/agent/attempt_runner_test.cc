@@ -176,7 +176,10 @@ TEST_F(AttemptRunnerTest, RestartedAttemptResumesFromTheNewestCheckpoint) {
   }
   ASSERT_EQ(backfill.size(), 1u);
   EXPECT_EQ(backfill[0].step(), 5);
-  EXPECT_NE(log.find("--resume-from " + earlier + "/checkpoints/step-10.ckpt"), std::string::npos) << log;
+  // The chosen checkpoint is pinned under the new attempt's directory (a stale
+  // earlier attempt cannot rotate it away) and gwo-train resumes from the pin.
+  EXPECT_NE(log.find("/resume/checkpoints/step-10.ckpt"), std::string::npos) << log;
+  EXPECT_NE(log.find(earlier + "/checkpoints/step-10.ckpt"), std::string::npos) << log;
   EXPECT_NE(log.find("gwo-worker: resuming from"), std::string::npos) << log;
   EXPECT_NE(log.find("{\"step\":5,"), std::string::npos) << "history carried into the new metrics.jsonl\n" << log;
   EXPECT_EQ(log.find("{\"step\":15,"), std::string::npos) << log;
