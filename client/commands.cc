@@ -141,7 +141,8 @@ int64_t ParseId(const std::string& text, const std::string& prefix) {
   return id;
 }
 
-int Submit(const Context& c, const std::string& file, bool wait, std::string idempotency_key) {
+int Submit(const Context& c, const std::string& file, bool wait, std::string idempotency_key,
+           const std::string& scale) {
   std::ifstream in(file);
   if (!in) {
     std::cerr << "gwoctl: cannot read " << file << "\n";
@@ -152,6 +153,7 @@ int Submit(const Context& c, const std::string& file, bool wait, std::string ide
   gwo::v1::SubmitExperimentRequest req;
   req.set_spec_yaml(text.str());
   req.set_file_name(file);
+  req.set_scale(scale);
   // A key per invocation makes the retry below safe: it cannot create a second experiment.
   req.set_idempotency_key(idempotency_key.empty() ? RandomKey() : idempotency_key);
   auto stub = ExperimentService::NewStub(c.channel);

@@ -19,7 +19,9 @@ struct Context {
   absl::Duration timeout = absl::Seconds(30);  // deadline of each call
 };
 
-int Submit(const Context& c, const std::string& file, bool wait, std::string idempotency_key);
+// `scale`: one of the job.yaml's scales (empty: its default).
+int Submit(const Context& c, const std::string& file, bool wait, std::string idempotency_key,
+           const std::string& scale = "");
 int List(const Context& c, int limit);
 int Describe(const Context& c, const std::string& experiment);
 int Runs(const Context& c, const std::string& experiment);

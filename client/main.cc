@@ -13,6 +13,7 @@
 #include "common/flags.h"
 
 ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
+ABSL_FLAG(std::string, scale, "", "submit: which of the job.yaml's scales to run (e.g. cpu, gpu); default: its scale:");
 ABSL_FLAG(bool, wait, false, "submit: wait until every run finished, printing progress");
 ABSL_FLAG(std::string, idempotency_key, "", "submit: key making retries safe; default: a random key per call");
 ABSL_FLAG(int, timeout_s, 30, "deadline of each call to the coordinator, in seconds");
@@ -47,7 +48,9 @@ namespace {
 constexpr char kUsage[] = R"(gwoctl COMMAND [ARGS] [--coordinator HOST:PORT]
 
 commands:
-  submit FILE [--wait]   submit an experiment (job.yaml); --wait follows its runs to the end
+  submit FILE [--wait] [--scale NAME]
+                         submit an experiment (job.yaml); --wait follows its runs to the end;
+                         --scale picks one of its scales (cpu, gpu, ...)
   list                   experiments, newest first
   describe EXP           an experiment, its runs and its spec (EXP: exp-N)
   runs EXP               the runs of an experiment
@@ -90,7 +93,8 @@ int main(int argc, char** argv) {
 
   auto need = [&](size_t n) { return args.size() == n; };
   if (command == "submit" && need(1)) {
-    return gwo::client::Submit(c, args[0], absl::GetFlag(FLAGS_wait), absl::GetFlag(FLAGS_idempotency_key));
+    return gwo::client::Submit(c, args[0], absl::GetFlag(FLAGS_wait), absl::GetFlag(FLAGS_idempotency_key),
+                              absl::GetFlag(FLAGS_scale));
   }
   if (command == "list" && need(0)) return gwo::client::List(c, absl::GetFlag(FLAGS_limit));
   if (command == "describe" && need(1)) return gwo::client::Describe(c, args[0]);

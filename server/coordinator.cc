@@ -15,11 +15,15 @@ Coordinator::Coordinator(Store* store, CoordinatorOptions options) : store_(stor
 }
 
 absl::StatusOr<SubmitResult> Coordinator::Submit(const std::string& yaml, const std::string& file_name,
-                                                 const std::string& idempotency_key) {
+                                                 const std::string& idempotency_key,
+                                                 const std::string& scale) {
   const std::string name = file_name.empty() ? "<submitted>" : file_name;
-  GWO_ASSIGN_OR_RETURN(spec::ExperimentSpec spec, spec::ParseExperimentSpec(yaml, name));
+  GWO_ASSIGN_OR_RETURN(spec::ExperimentSpec spec, spec::ParseExperimentSpec(yaml, name, scale));
   GWO_RETURN_IF_ERROR(CheckCorpora(spec, name));
   GWO_RETURN_IF_ERROR(ResolveInitFromRun(*store_, name, &spec.model));
+  for (spec::Variant& variant : spec.variants) {
+    GWO_RETURN_IF_ERROR(ResolveTeacherFromRun(*store_, name, &variant.training.distill));
+  }
 
   std::vector<NewRun> runs;
   for (const spec::RunSpec& run : spec::ExpandRuns(spec)) {

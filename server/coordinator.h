@@ -107,9 +107,11 @@ class Coordinator {
 
   // Validates the spec (INVALID_ARGUMENT naming file:line:column; nothing is
   // stored then), checks each dataset has a non-empty corpus, expands it and
-  // stores the experiment with its runs, then dispatches.
+  // stores the experiment with its runs, then dispatches. `scale` picks one of the
+  // file's `scales:` (empty: its `scale:` default; see spec::ParseExperimentSpec).
   absl::StatusOr<SubmitResult> Submit(const std::string& yaml, const std::string& file_name,
-                                      const std::string& idempotency_key);
+                                      const std::string& idempotency_key,
+                                      const std::string& scale = "");
   // Cancels the unfinished runs and stops their running attempts. Returns how many.
   absl::StatusOr<int> CancelExperiment(int64_t experiment_id);
   // False when the run had already finished.

@@ -45,13 +45,14 @@ std::string RunCheckpointPath(const std::string& output_dir, const std::string& 
   return absl::StrCat(output_dir, "/", which == "best" ? "best.ckpt" : "final.ckpt");
 }
 
-absl::Status ResolveInitFromRun(Store& store, const std::string& file_name, spec::ModelSpec* model) {
-  if (model->init_from_run == 0) return absl::OkStatus();
-  const std::string where = absl::StrCat(file_name, ":", model->init_location.line, ":",
-                                         model->init_location.column, ": model.init.from_run: ");
-  absl::StatusOr<RunRecord> run = store.GetRun(model->init_from_run);
+namespace {
+
+// The checkpoint path of succeeded run `id`; `where` prefixes errors.
+absl::StatusOr<std::string> SucceededRunCheckpoint(Store& store, const std::string& where, int64_t id,
+                                                   const std::string& which) {
+  absl::StatusOr<RunRecord> run = store.GetRun(id);
   if (absl::IsNotFound(run.status())) {
-    return absl::InvalidArgumentError(absl::StrCat(where, "no run with id ", model->init_from_run));
+    return absl::InvalidArgumentError(absl::StrCat(where, "no run with id ", id));
   }
   if (!run.ok()) return run.status();
   if (run->state != RunState::kSucceeded) {
@@ -61,7 +62,31 @@ absl::Status ResolveInitFromRun(Store& store, const std::string& file_name, spec
   if (run->output_dir.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(where, "run ", run->id, " has no outputs on record"));
   }
-  model->init = RunCheckpointPath(run->output_dir, model->init_checkpoint);
+  return RunCheckpointPath(run->output_dir, which);
+}
+
+}  // namespace
+
+absl::Status ResolveInitFromRun(Store& store, const std::string& file_name, spec::ModelSpec* model) {
+  if (model->init_from_run == 0) return absl::OkStatus();
+  const std::string where = absl::StrCat(file_name, ":", model->init_location.line, ":",
+                                         model->init_location.column, ": model.init.from_run: ");
+  absl::StatusOr<std::string> path =
+      SucceededRunCheckpoint(store, where, model->init_from_run, model->init_checkpoint);
+  if (!path.ok()) return path.status();
+  model->init = *path;
+  return absl::OkStatus();
+}
+
+absl::Status ResolveTeacherFromRun(Store& store, const std::string& file_name, spec::DistillSpec* distill) {
+  if (distill->teacher_from_run == 0) return absl::OkStatus();
+  const std::string where = absl::StrCat(file_name, ":", distill->teacher_location.line, ":",
+                                         distill->teacher_location.column,
+                                         ": training.distill.teacher.from_run: ");
+  absl::StatusOr<std::string> path =
+      SucceededRunCheckpoint(store, where, distill->teacher_from_run, distill->teacher_checkpoint);
+  if (!path.ok()) return path.status();
+  distill->teacher = *path;
   return absl::OkStatus();
 }
 

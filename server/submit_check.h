@@ -22,6 +22,10 @@ absl::Status CheckCorpora(const spec::ExperimentSpec& spec, const std::string& f
 // FAILED_PRECONDITION when it has not succeeded or has no outputs on record.
 absl::Status ResolveInitFromRun(Store& store, const std::string& file_name, spec::ModelSpec* model);
 
+// The same for `training.distill.teacher: {from_run: N, checkpoint: final|best}`
+// (errors name training.distill.teacher.from_run).
+absl::Status ResolveTeacherFromRun(Store& store, const std::string& file_name, spec::DistillSpec* distill);
+
 // The checkpoint file a succeeded run leaves in its output directory.
 std::string RunCheckpointPath(const std::string& output_dir, const std::string& which);
 

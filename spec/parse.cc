@@ -9,6 +9,7 @@
 #include "spec/attention_kinds.h"
 #include "spec/parse_internal.h"
 #include "spec/parse_attention.h"
+#include "spec/parse_training.h"
 #include "spec/yaml_reader.h"
 
 namespace gwo::spec {
@@ -127,6 +128,7 @@ void ReadTraining(const YAML::Node& node, const std::string& path, ErrorList* er
   r.Int("checkpoint_every", &t->checkpoint_every, 0, kMaxSteps);
   r.Int("keep_checkpoints", &t->keep_checkpoints, 1, 1000);
   r.Int("threads", &t->threads, 0, 1024);
+  ReadTrainingModes(r, errors, t);
   r.Finish();
   if (!r.ok()) return;
   // Defaults bend to explicit values; explicit values that contradict each other are errors.
@@ -201,9 +203,16 @@ void ReadSeeds(const YAML::Node& node, ErrorList* errors, std::vector<int64_t>* 
 }  // namespace
 
 absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml, absl::string_view file_name) {
+  return ParseExperimentSpec(yaml, file_name, "");
+}
+
+absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml, absl::string_view file_name,
+                                                   absl::string_view scale) {
   ErrorList errors{std::string(file_name)};
   YAML::Node root;
   if (!LoadDocument(yaml, &errors, &root)) return ToStatus(errors);
+  internal::ApplyScale(root, std::string(scale), &errors);
+  if (!errors.empty()) return ToStatus(errors);
 
   ExperimentSpec spec;
   MapReader top(root, "", &errors);
@@ -289,11 +298,7 @@ absl::StatusOr<RunSpec> ParseRunSpec(absl::string_view yaml, absl::string_view f
 namespace {
 
 // Shortest text that parses back to the same double.
-std::string Num(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, end);
-}
+std::string Num(double v) { return ShortestDouble(v); }
 
 }  // namespace
 
@@ -356,6 +361,7 @@ std::string RunSpecToYaml(const RunSpec& r) {
   out << YAML::Key << "checkpoint_every" << YAML::Value << t.checkpoint_every;
   out << YAML::Key << "keep_checkpoints" << YAML::Value << t.keep_checkpoints;
   out << YAML::Key << "threads" << YAML::Value << t.threads;
+  EmitTrainingModes(out, t);
   out << YAML::EndMap;
 
   out << YAML::EndMap;

@@ -17,6 +17,14 @@ namespace gwo::spec {
 absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml,
                                                    absl::string_view file_name);
 
+// The same at scale `scale`: the overrides of `scales.<scale>` are merged into the
+// document before it is validated (see "Scales" in README.md); an empty `scale`
+// means the file's `scale:` default. INVALID_ARGUMENT also for an unknown scale or a
+// scale requested from a file without `scales:`.
+absl::StatusOr<ExperimentSpec> ParseExperimentSpec(absl::string_view yaml,
+                                                   absl::string_view file_name,
+                                                   absl::string_view scale);
+
 // Parses a run spec as written by RunSpecToYaml (or by hand for gwo-train).
 absl::StatusOr<RunSpec> ParseRunSpec(absl::string_view yaml, absl::string_view file_name);
 

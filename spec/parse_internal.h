@@ -30,6 +30,17 @@ void CheckStages(const ExperimentSpec& spec, ErrorList* errors);
 // Writes `init` of a run spec (the inverse of ReadInit with job_yaml false).
 void WriteInit(const ModelSpec& m, YAML::Emitter* out);
 
+// The scale switch of a job.yaml (parse_scale.cc). `scales:` maps scale names to
+// overrides (any keys of the job.yaml except name, scale and scales); `scale:` names
+// the default. The scale `requested` (or, when empty, the file's `scale:`) is
+// deep-merged into `root` and both keys are removed: mappings merge key by key, lists
+// of mappings with `name` (variants, datasets) merge item by item by name (new names
+// are appended), anything else is replaced. Merged values keep their own line and
+// column, so later errors point at the override. Errors: scales not a mapping, an
+// override not a mapping or touching name/scale/scales, no scale chosen, an unknown
+// scale, a scale requested or named without `scales:`.
+void ApplyScale(YAML::Node root, const std::string& requested, ErrorList* errors);
+
 // Reads `resources:` of a job.yaml.
 void ReadResources(const YAML::Node& node, ErrorList* errors, Resources* out);
 

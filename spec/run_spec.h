@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "spec/training_modes.h"
+
 namespace gwo::spec {
 
 // Where a value came from in a YAML file (1-based; 0 when unknown).
@@ -132,6 +134,8 @@ struct DistillSpec {
   std::string teacher_from_variant;          // a stage dependency (see ModelSpec)
   std::string teacher_checkpoint = "final";  // "final" or "best"
   SourceLocation teacher_location;           // where `teacher` was written; not serialized
+  double weight = 1.0;       // of the KL term in the loss (0: teacher only for metrics)
+  double temperature = 1.0;  // both distributions are softmax(logits / temperature)
 };
 
 // The optimisation loop.
@@ -153,6 +157,13 @@ struct TrainingSpec {
   int keep_checkpoints = 2;      // periodic checkpoints kept on disk (the newest ones)
   int threads = 1;             // CPU threads of the trainer (LibTorch and BLAS); 0: library default
   DistillSpec distill;         // parsed from `training.distill`
+  double lm_weight = 1.0;      // of the next-token cross-entropy in the loss
+  TrainableSpec trainable;     // training_modes.h
+  OptimizerSpec optimizer;
+  SideBySideSpec side_by_side;
+  MetricsSpec metrics;
+  GenerateSpec generate;
+  IclSpec icl;
 };
 
 struct RunSpec {

@@ -1,6 +1,7 @@
 #include "spec/yaml_reader.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -32,6 +33,12 @@ std::string Describe(const YAML::Node& node) {
     case YAML::NodeType::Null: return "nothing";
     default: return "an undefined value";
   }
+}
+
+std::string ShortestDouble(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, end);
 }
 
 // A missing key reads as an empty mapping. (Assigning to a yaml-cpp node that

@@ -72,6 +72,9 @@ class MapReader {
 // A readable rendering of a scalar or a node kind for messages ("\"abc\"", "a list").
 std::string Describe(const YAML::Node& node);
 
+// The shortest text that parses back to the same double (for emitted YAML).
+std::string ShortestDouble(double v);
+
 }  // namespace gwo::spec
 
 #endif  // GWO_SPEC_YAML_READER_H_

@@ -8,7 +8,8 @@ namespace gwo::server {
 grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(grpc::CallbackServerContext* ctx,
                                                                   const gwo::v1::SubmitExperimentRequest* req,
                                                                   gwo::v1::SubmitExperimentResponse* resp) {
-  absl::StatusOr<SubmitResult> r = core_->Submit(req->spec_yaml(), req->file_name(), req->idempotency_key());
+  absl::StatusOr<SubmitResult> r = core_->Submit(req->spec_yaml(), req->file_name(), req->idempotency_key(),
+                                                req->scale());
   if (!r.ok()) return Done(ctx, r.status());
   ToProto(r->experiment, resp->mutable_experiment());
   for (const RunRecord& run : r->runs) ToProto(run, resp->add_runs());

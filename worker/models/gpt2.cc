@@ -41,13 +41,15 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const spec::ModelSpec& spec,
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   const int64_t hd = C / n_head_;
-  const std::vector<torch::Tensor> qkv = c_attn(x).split(C, /*dim=*/2);  // 3 x (B, T, C)
+  const std::vector<torch::Tensor> qkv = Project("c_attn", c_attn, x).split(C, /*dim=*/2);  // 3 x (B, T, C)
   // (B, T, C) -> (B, nh, T, hd), like q.view(B, T, nh, hd).transpose(1, 2) in PyTorch.
   auto heads = [&](const torch::Tensor& t) { return t.view({B, T, n_head_, hd}).transpose(1, 2); };
   torch::Tensor y =
       attention->forward(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]));  // (B, nh, T, hd)
   y = y.transpose(1, 2).contiguous().view({B, T, C});                   // (B, T, C)
-  return resid_dropout_(c_proj(y));
+  y = Project("c_proj", c_proj, y);  // (B, T, C)
+  if (attention->capture()) captured_output = y.detach();
+  return resid_dropout_(y);
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward_cached(const torch::Tensor& x, const CacheStep& step,
@@ -69,8 +71,8 @@ MlpImpl::MlpImpl(const spec::ModelSpec& spec) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  torch::Tensor hidden = torch::gelu(c_fc(x), /*approximate=*/"tanh");  // (B, T, I), HF gelu_new
-  return dropout_(c_proj(hidden));                                      // (B, T, C)
+  torch::Tensor hidden = torch::gelu(Project("c_fc", c_fc, x), /*approximate=*/"tanh");  // (B, T, I), HF gelu_new
+  return dropout_(Project("c_proj", c_proj, hidden));                                      // (B, T, C)
 }
 
 BlockImpl::BlockImpl(const spec::ModelSpec& spec, std::shared_ptr<attention::Attention> attention) {
@@ -144,6 +146,12 @@ torch::Tensor Gpt2Impl::forward_cached(const torch::Tensor& idx, const CacheStep
 std::vector<std::shared_ptr<attention::Attention>> Gpt2Impl::attentions() const {
   std::vector<std::shared_ptr<attention::Attention>> out;
   for (const auto& block : *h) out.push_back(block->as<BlockImpl>()->attn->attention);
+  return out;
+}
+
+std::vector<torch::Tensor> Gpt2Impl::CapturedAttentionOutputs() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& block : *h) out.push_back(block->as<BlockImpl>()->attn->captured_output);
   return out;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "spec/run_spec.h"
 #include "worker/attention/attention.h"
+#include "worker/models/lora.h"
 #include "worker/models/model.h"
 
 namespace gwo::models {
@@ -28,7 +29,7 @@ namespace gwo::models {
 struct CacheStep;  // kv_cache.h
 
 // c_attn -> split heads -> attention variant -> merge heads -> c_proj.
-class CausalSelfAttentionImpl : public torch::nn::Module {
+class CausalSelfAttentionImpl : public AdaptableModule {
  public:
   CausalSelfAttentionImpl(const spec::ModelSpec& resolved,
                           std::shared_ptr<attention::Attention> attention);
@@ -39,6 +40,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   torch::nn::Linear c_attn{nullptr};  // C -> 3C (q, k, v)
   torch::nn::Linear c_proj{nullptr};  // C -> C
   std::shared_ptr<attention::Attention> attention;
+  torch::Tensor captured_output;  // (B, T, C) of the last forward while attention captures
 
  private:
   int n_head_;
@@ -46,7 +48,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CausalSelfAttention);
 
-class MlpImpl : public torch::nn::Module {
+class MlpImpl : public AdaptableModule {
  public:
   explicit MlpImpl(const spec::ModelSpec& resolved);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
@@ -88,6 +90,7 @@ class Gpt2Impl : public CausalLm {
   // positions, reading and extending step.cache.
   torch::Tensor forward_cached(const torch::Tensor& idx, const CacheStep& step);
   std::vector<std::shared_ptr<attention::Attention>> attentions() const override;
+  std::vector<torch::Tensor> CapturedAttentionOutputs() const override;
   torch::Tensor token_embedding() const override { return wte->weight; }
   std::string CanonicalHfName(std::string_view file_name) const override;
 

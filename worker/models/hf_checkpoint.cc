@@ -63,7 +63,8 @@ struct FileTensor {
   const TensorInfo* info = nullptr;
 };
 
-absl::Status LoadWeightsOrThrow(CausalLm& model, const std::string& path) {
+absl::Status LoadWeightsOrThrow(CausalLm& model, const std::string& path,
+                                std::vector<std::string>* kept_initial) {
   std::error_code ec;
   std::vector<std::string> paths{path};
   if (std::filesystem::is_directory(path, ec)) {
@@ -103,6 +104,7 @@ absl::Status LoadWeightsOrThrow(CausalLm& model, const std::string& path) {
 
   const std::vector<HfTensor> expected = model.HfTensors();
   std::vector<std::string> missing, misshaped, unexpected;
+  std::vector<std::string> kept;  // attention-variant tensors the file lacks
   std::map<std::string, const HfTensor*> by_name;
   const HfTensor* embedding = nullptr;
   for (const HfTensor& t : expected) {
@@ -110,7 +112,11 @@ absl::Status LoadWeightsOrThrow(CausalLm& model, const std::string& path) {
     if (t.tensor.is_same(model.token_embedding())) embedding = &t;
     auto it = in_files.find(t.name);
     if (it == in_files.end()) {
-      missing.push_back(t.name);
+      if (IsAttentionVariantTensor(t.name)) {
+        kept.push_back(t.name);
+      } else {
+        missing.push_back(t.name);
+      }
       continue;
     }
     std::vector<int64_t> want = t.tensor.sizes().vec();
@@ -147,12 +153,15 @@ absl::Status LoadWeightsOrThrow(CausalLm& model, const std::string& path) {
 
   torch::NoGradGuard no_grad;
   for (const HfTensor& t : expected) {
-    const FileTensor& source = in_files[t.name];
+    auto found = in_files.find(t.name);
+    if (found == in_files.end()) continue;  // one of `kept`: keeps its initial value
+    const FileTensor& source = found->second;
     torch::Tensor value = TensorFromSafetensors(*source.file, *source.info);
     if (t.transposed) value = value.t();
     torch::Tensor target = t.tensor;
     target.copy_(value);  // converts dtype, moves to the parameter's device
   }
+  if (kept_initial != nullptr) kept_initial->insert(kept_initial->end(), kept.begin(), kept.end());
   return absl::OkStatus();
 }
 
@@ -196,11 +205,16 @@ torch::Tensor TensorFromSafetensors(const SafetensorsFile& file, const TensorInf
   return out;
 }
 
-absl::Status LoadWeights(CausalLm& model, const std::string& path) {
+bool IsAttentionVariantTensor(std::string_view name) {
+  return name.find(".attention.") != std::string_view::npos;
+}
+
+absl::Status LoadWeights(CausalLm& model, const std::string& path,
+                         std::vector<std::string>* kept_initial) {
   // LibTorch errors here come from tensor copies (e.g. an out-of-memory device); a
   // bad file is reported before any tensor is touched.
   try {
-    return LoadWeightsOrThrow(model, path);
+    return LoadWeightsOrThrow(model, path, kept_initial);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat(path, ": libtorch: ", e.what_without_backtrace()));
   }

@@ -44,6 +44,12 @@ class CausalLm : public torch::nn::Module {
   // The attention variant of each layer, in layer order.
   virtual std::vector<std::shared_ptr<attention::Attention>> attentions() const = 0;
 
+  // While the attentions capture (Attention::set_capture on), each forward also keeps
+  // the output of every layer's attention sublayer, after its output projection
+  // (c_proj / o_proj) and before the residual add: (B, T, C) detached, in layer order.
+  // Empty entries for layers that did not capture.
+  virtual std::vector<torch::Tensor> CapturedAttentionOutputs() const = 0;
+
   // The token embedding (V, C); with tie_embeddings also the LM head.
   virtual torch::Tensor token_embedding() const = 0;
 
@@ -108,7 +114,17 @@ absl::StatusOr<ModelParts> PrepareModel(const std::string& arch, const spec::Mod
 // corrupt file (see SafetensorsFile::Open) or a gwo_checksum mismatch.
 // INVALID_ARGUMENT: config.json disagrees with the model, or tensors are missing,
 // unexpected or mis-shaped; the message names each (up to 10 of each kind).
-absl::Status LoadWeights(CausalLm& model, const std::string& path);
+// Exception: tensors of an attention variant's own module (IsAttentionVariantTensor)
+// that the file lacks keep their initial values, so that a variant with parameters
+// (e.g. `factorized`) starts from a baseline's checkpoint; their HF names are appended
+// to `kept_initial` when it is given.
+absl::Status LoadWeights(CausalLm& model, const std::string& path,
+                         std::vector<std::string>* kept_initial = nullptr);
+
+// Whether `name` (an HF name of HfTensors() or a named_parameters() name) belongs to
+// the module of an attention variant (".attention." in the name), i.e. a tensor that
+// HF and a baseline checkpoint do not have.
+bool IsAttentionVariantTensor(std::string_view name);
 
 // Writes `dir`/model.safetensors (HF names and layouts, the parameters' dtype, and
 // __metadata__ {format: "pt", gwo_format: "1", gwo_run_spec: RunSpecToYaml(run),

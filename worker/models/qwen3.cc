@@ -66,15 +66,17 @@ torch::Tensor Qwen3AttentionImpl::forward(const torch::Tensor& x, const torch::T
                                           const torch::Tensor& sin) {
   const int64_t B = x.size(0), T = x.size(1);
   // (B, T, n * hd) -> (B, T, n, hd), normalised per head, -> (B, n, T, hd).
-  torch::Tensor q = q_norm(q_proj(x).view({B, T, n_head_, head_dim_})).transpose(1, 2);
-  torch::Tensor k = k_norm(k_proj(x).view({B, T, n_kv_head_, head_dim_})).transpose(1, 2);
-  torch::Tensor v = v_proj(x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
+  torch::Tensor q = q_norm(Project("q_proj", q_proj, x).view({B, T, n_head_, head_dim_})).transpose(1, 2);
+  torch::Tensor k = k_norm(Project("k_proj", k_proj, x).view({B, T, n_kv_head_, head_dim_})).transpose(1, 2);
+  torch::Tensor v = Project("v_proj", v_proj, x).view({B, T, n_kv_head_, head_dim_}).transpose(1, 2);
   q = ApplyRope(q, cos, sin);                                            // (B, H, T, hd)
   k = RepeatKv(ApplyRope(k, cos, sin), n_head_ / n_kv_head_);            // (B, H, T, hd)
   v = RepeatKv(v, n_head_ / n_kv_head_);                                 // (B, H, T, hd)
   torch::Tensor y = attention->forward(q, k, v);                         // (B, H, T, hd)
   y = y.transpose(1, 2).contiguous().view({B, T, n_head_ * head_dim_});  // (B, T, H*hd)
-  return o_proj(y);                                                      // (B, T, C)
+  y = Project("o_proj", o_proj, y);  // (B, T, C)
+  if (attention->capture()) captured_output = y.detach();
+  return y;                                                      // (B, T, C)
 }
 
 torch::Tensor Qwen3AttentionImpl::forward_cached(const torch::Tensor& x, const torch::Tensor& cos,
@@ -97,7 +99,8 @@ Qwen3MlpImpl::Qwen3MlpImpl(const spec::ModelSpec& spec) {
 }
 
 torch::Tensor Qwen3MlpImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));  // (B, T, I) -> (B, T, C)
+  return Project("down_proj", down_proj,
+                 torch::silu(Project("gate_proj", gate_proj, x)) * Project("up_proj", up_proj, x));  // (B, T, I) -> (B, T, C)
 }
 
 Qwen3DecoderLayerImpl::Qwen3DecoderLayerImpl(const spec::ModelSpec& spec,
@@ -182,6 +185,14 @@ std::vector<std::shared_ptr<attention::Attention>> Qwen3Impl::attentions() const
   std::vector<std::shared_ptr<attention::Attention>> out;
   for (const auto& layer : *model->layers) {
     out.push_back(layer->as<Qwen3DecoderLayerImpl>()->self_attn->attention);
+  }
+  return out;
+}
+
+std::vector<torch::Tensor> Qwen3Impl::CapturedAttentionOutputs() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& layer : *model->layers) {
+    out.push_back(layer->as<Qwen3DecoderLayerImpl>()->self_attn->captured_output);
   }
   return out;
 }

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "spec/run_spec.h"
 #include "worker/attention/attention.h"
+#include "worker/models/lora.h"
 #include "worker/models/model.h"
 
 namespace gwo::models {
@@ -58,7 +59,7 @@ torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const 
 // query heads (HF's repeat_kv).
 torch::Tensor RepeatKv(const torch::Tensor& x, int64_t n_rep);
 
-class Qwen3AttentionImpl : public torch::nn::Module {
+class Qwen3AttentionImpl : public AdaptableModule {
  public:
   Qwen3AttentionImpl(const spec::ModelSpec& resolved,
                      std::shared_ptr<attention::Attention> attention);
@@ -76,13 +77,14 @@ class Qwen3AttentionImpl : public torch::nn::Module {
   RmsNorm q_norm{nullptr};            // over hd
   RmsNorm k_norm{nullptr};            // over hd
   std::shared_ptr<attention::Attention> attention;
+  torch::Tensor captured_output;  // (B, T, C) of the last forward while attention captures
 
  private:
   int64_t n_head_, n_kv_head_, head_dim_;
 };
 TORCH_MODULE(Qwen3Attention);
 
-class Qwen3MlpImpl : public torch::nn::Module {
+class Qwen3MlpImpl : public AdaptableModule {
  public:
   explicit Qwen3MlpImpl(const spec::ModelSpec& resolved);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
@@ -137,6 +139,7 @@ class Qwen3Impl : public CausalLm {
   // positions, reading and extending step.cache.
   torch::Tensor forward_cached(const torch::Tensor& idx, const CacheStep& step);
   std::vector<std::shared_ptr<attention::Attention>> attentions() const override;
+  std::vector<torch::Tensor> CapturedAttentionOutputs() const override;
   torch::Tensor token_embedding() const override { return model->embed_tokens->weight; }
   std::string CanonicalHfName(std::string_view file_name) const override;
 

@@ -22,6 +22,24 @@ inline constexpr std::string_view kValPerplexity = "val_ppl";
 inline constexpr std::string_view kTokensPerSecond = "tokens_per_s";
 inline constexpr std::string_view kParamsTotal = "params_total";
 inline constexpr std::string_view kParamsTrainable = "params_trainable";
+// The loss terms (training.lm_weight, training.distill) of the logged step.
+inline constexpr std::string_view kTrainLmLoss = "train_lm_loss";
+inline constexpr std::string_view kTrainDistillLoss = "train_distill_loss";
+// Fidelity to the teacher at each evaluation (see evaluation.h: MeasureFidelity).
+inline constexpr std::string_view kValKlTeacher = "val_kl_teacher";
+inline constexpr std::string_view kAttnProbMse = "attn_prob_mse";
+inline constexpr std::string_view kAttnGradCosine = "attn_grad_cosine";
+// Peak memory (memory_probe.h) of training step 1, and of inference at length L
+// (name + L, e.g. "infer_peak_mem_bytes_len512"), with inference throughput.
+inline constexpr std::string_view kTrainStepPeakMemory = "train_step_peak_mem_bytes";
+inline constexpr std::string_view kInferPeakMemoryPrefix = "infer_peak_mem_bytes_len";
+inline constexpr std::string_view kInferTokensPerSecondPrefix = "infer_tokens_per_s_len";
+// The natural optimizer's learning-rate factor of layer l (name + l) at a logged step.
+inline constexpr std::string_view kNaturalScalePrefix = "natural_lr_scale_l";
+// The in-context-learning comparison (icl.h), at the last step.
+inline constexpr std::string_view kIclSimAou = "icl_sim_aou";
+inline constexpr std::string_view kIclSimAm = "icl_sim_am";
+inline constexpr std::string_view kIclKendallTau = "icl_kendall_tau";
 
 // The event line for one point: "metric\t<step>\t<name>\t<value>\n", value as %.9g.
 std::string FormatMetricEvent(int64_t step, std::string_view name, double value);

@@ -15,18 +15,21 @@ std::unique_ptr<torch::optim::AdamW> MakeAdamW(torch::nn::Module& model,
     if (!p.requires_grad()) continue;
     (p.dim() >= 2 ? decay : no_decay).push_back(p);
   }
-  auto options = [&](double weight_decay) {
-    return std::make_unique<torch::optim::AdamWOptions>(
-        torch::optim::AdamWOptions(training.lr)
-            .betas(std::make_tuple(training.beta1, training.beta2))
-            .eps(1e-8)
-            .weight_decay(weight_decay));
-  };
+  auto options = [&](double weight_decay) { return AdamWGroupOptions(training, weight_decay); };
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(std::move(decay), options(training.weight_decay));
   groups.emplace_back(std::move(no_decay), options(0.0));
   return std::make_unique<torch::optim::AdamW>(std::move(groups),
                                                torch::optim::AdamWOptions(training.lr));
+}
+
+std::unique_ptr<torch::optim::AdamWOptions> AdamWGroupOptions(const spec::TrainingSpec& training,
+                                                              double weight_decay) {
+  return std::make_unique<torch::optim::AdamWOptions>(
+      torch::optim::AdamWOptions(training.lr)
+          .betas(std::make_tuple(training.beta1, training.beta2))
+          .eps(1e-8)
+          .weight_decay(weight_decay));
 }
 
 void SetLearningRate(torch::optim::AdamW& optimizer, double lr) {

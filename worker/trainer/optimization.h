@@ -18,6 +18,11 @@ namespace gwo::trainer {
 std::unique_ptr<torch::optim::AdamW> MakeAdamW(torch::nn::Module& model,
                                                const spec::TrainingSpec& training);
 
+// The options of one AdamW parameter group: lr = training.lr, betas from the spec,
+// eps 1e-8, the given decoupled weight decay.
+std::unique_ptr<torch::optim::AdamWOptions> AdamWGroupOptions(const spec::TrainingSpec& training,
+                                                              double weight_decay);
+
 // Sets the learning rate of every parameter group of an AdamW optimizer.
 void SetLearningRate(torch::optim::AdamW& optimizer, double lr);
 

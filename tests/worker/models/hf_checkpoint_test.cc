@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -202,6 +203,59 @@ TEST(LoadWeights, NamesMissingMisshapedAndUnexpectedTensors) {
   EXPECT_THAT(status.message(), AllOf(HasSubstr("config.json"), HasSubstr("tie_embeddings")));
 
   EXPECT_EQ(LoadWeights(*model, "/nonexistent/model").code(), absl::StatusCode::kNotFound);
+}
+
+// A variant with its own parameters (factorized) starts from a baseline checkpoint:
+// the baseline's tensors are copied, the variant's own keep their initial values.
+TEST(LoadWeights, AttentionVariantTensorsMissingFromTheFileKeepTheirInitialValues) {
+  for (const char* arch : {"gpt2", "qwen3"}) {
+    const spec::RunSpec base = SmallRun(arch);
+    testing::TestDir dir;
+    std::shared_ptr<CausalLm> baseline = Make(base, 1);
+    ASSERT_TRUE(SaveHfCheckpoint(*baseline, base, dir.path()).ok());
+
+    spec::RunSpec variant = base;
+    variant.attention.kind = "factorized";
+    std::shared_ptr<CausalLm> model = Make(variant, 2);
+    std::map<std::string, torch::Tensor> initial;
+    for (const HfTensor& t : model->HfTensors()) initial[t.name] = t.tensor.clone();
+
+    std::vector<std::string> kept;
+    const absl::Status status = LoadWeights(*model, dir.path(), &kept);
+    ASSERT_TRUE(status.ok()) << arch << ": " << status;
+    ASSERT_FALSE(kept.empty()) << arch;
+    std::map<std::string, torch::Tensor> from_baseline;
+    for (const HfTensor& t : baseline->HfTensors()) from_baseline[t.name] = t.tensor;
+    for (const HfTensor& t : model->HfTensors()) {
+      const bool is_kept = std::find(kept.begin(), kept.end(), t.name) != kept.end();
+      EXPECT_EQ(is_kept, IsAttentionVariantTensor(t.name)) << t.name;
+      if (is_kept) {
+        EXPECT_EQ(from_baseline.count(t.name), 0u) << t.name;
+        EXPECT_TRUE(torch::equal(t.tensor, initial[t.name])) << t.name << " changed";
+      } else {
+        ASSERT_EQ(from_baseline.count(t.name), 1u) << t.name;
+        EXPECT_TRUE(torch::equal(t.tensor, from_baseline[t.name])) << t.name << " not loaded";
+      }
+    }
+  }
+}
+
+TEST(LoadWeights, OnlyAttentionVariantTensorsMayBeMissing) {
+  // A deeper factorized model: layer 2's variant tensors would be kept, its other
+  // tensors are still missing, so the load fails and names them.
+  const spec::RunSpec base = SmallRun("gpt2");
+  testing::TestDir dir;
+  ASSERT_TRUE(SaveHfCheckpoint(*Make(base, 1), base, dir.path()).ok());
+  spec::RunSpec deeper = base;
+  deeper.attention.kind = "factorized";
+  deeper.model.n_layer = 3;
+  std::shared_ptr<CausalLm> model = Make(deeper, 2);
+  std::vector<std::string> kept;
+  const absl::Status status = LoadWeights(*model, dir / "model.safetensors", &kept);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("missing tensors: transformer.h.2."));
+  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr(".attention.")));
+  EXPECT_TRUE(kept.empty());  // nothing is reported (or copied) for a failed load
 }
 
 TEST(LoadWeights, CorruptFilesAreRefusedAndLeaveTheModelUntouched) {

@@ -133,7 +133,9 @@ TEST_F(GwoTrainBinary, CompletesReportingEveryMetricAndWritesCheckpoint) {
   const std::vector<std::string> events = ReadEvents();
   ASSERT_EQ(Wait(), 0) << Read("stderr");
   // step 0: 2 params; steps 1, 5, 10, 15, 20: 3 train points each; steps 10, 20: 2 val points.
-  EXPECT_EQ(events.size(), 2u + 5 * 3 + 2 * 2);
+  // + train_step_peak_mem_bytes at step 1.
+  EXPECT_EQ(events.size(), 2u + 5 * 3 + 2 * 2 + 1);
+  EXPECT_THAT(events, ::testing::Contains(StartsWith("metric\t1\ttrain_step_peak_mem_bytes\t")));
   EXPECT_THAT(events, ::testing::Contains(StartsWith("metric\t0\tparams_total\t")));
   EXPECT_THAT(events, ::testing::Contains(StartsWith("metric\t1\ttrain_loss\t")));
   EXPECT_THAT(events, ::testing::Contains(StartsWith("metric\t20\tval_ppl\t")));

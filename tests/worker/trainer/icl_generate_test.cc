@@ -1,0 +1,98 @@
+// Generation and the ICL-versus-fine-tuning comparison on tiny models.
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
+#include "worker/data/tokenizer.h"
+#include "worker/models/model.h"
+#include "worker/trainer/generate.h"
+#include "worker/trainer/icl.h"
+
+namespace gwo::trainer {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::shared_ptr<models::CausalLm> Tiny(uint64_t seed, int block_size = 64) {
+  spec::ModelSpec m;
+  m.n_layer = 2;
+  m.n_head = 2;
+  m.n_embd = 16;
+  m.block_size = block_size;
+  torch::manual_seed(seed);
+  return *models::MakeModel(m, {}, 256);
+}
+
+TEST(Generate, GreedyIsDeterministicAndKeepsThePrompt) {
+  auto model = Tiny(1, 8);
+  const std::vector<int32_t> prompt = {65, 66, 67};
+  const std::vector<int32_t> a = GenerateTokens(*model, prompt, 12, 0.0, 0);  // past block_size
+  const std::vector<int32_t> b = GenerateTokens(*model, prompt, 12, 0.0, 0);
+  ASSERT_EQ(a.size(), 15u);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(std::vector<int32_t>(a.begin(), a.begin() + 3), prompt);
+  EXPECT_TRUE(model->is_training());
+}
+
+TEST(Generate, TopOneSamplingIsGreedy) {
+  auto model = Tiny(2);
+  torch::manual_seed(9);
+  EXPECT_EQ(GenerateTokens(*model, {72, 105}, 6, 1.0, /*top_k=*/1), GenerateTokens(*model, {72, 105}, 6, 0.0, 0));
+}
+
+data::LabelledExamples Examples() {
+  data::LabelledExamples e;
+  for (int i = 0; i < 4; ++i) {
+    e.train.push_back({"t", absl::StrCat("win money now ", i), i % 2 ? "spam" : "ham"});
+    e.val.push_back({"v", absl::StrCat("meet at noon ", i), i % 2 ? "spam" : "ham"});
+  }
+  return e;
+}
+
+TEST(Icl, ComparesAndStaysInRange) {
+  auto reference = Tiny(1);
+  auto fine_tuned = Tiny(1);
+  {
+    torch::NoGradGuard no_grad;  // a small change: the "fine-tuning"
+    for (auto& p : fine_tuned->parameters()) p.add_(torch::randn_like(p) * 0.01);
+  }
+  const std::unique_ptr<data::Tokenizer> tokenizer = *data::LoadTokenizer("byte", "");
+  absl::StatusOr<IclComparison> c =
+      CompareIclWithFineTuning(*fine_tuned, *reference, *tokenizer, Examples(), {.enabled = true, .shots = 2, .queries = 3});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->queries, 3);
+  EXPECT_GE(c->sim_aou, -1.0);
+  EXPECT_LE(c->sim_aou, 1.0);
+  EXPECT_GT(c->sim_am, 0.0);  // non-negative weights: cosine in (0, 1]
+  EXPECT_LE(c->sim_am, 1.0 + 1e-9);
+  EXPECT_GE(c->kendall_tau, -1.0);
+  EXPECT_LE(c->kendall_tau, 1.0);
+  for (const auto& a : reference->attentions()) EXPECT_FALSE(a->capture());
+}
+
+TEST(Icl, TheReferenceAgainstItselfHasNoOutputUpdate) {
+  // FT = ZSL: the fine-tuning update is zero, so SimAOU is 0 (cosine with a zero vector).
+  auto reference = Tiny(1);
+  const std::unique_ptr<data::Tokenizer> tokenizer = *data::LoadTokenizer("byte", "");
+  absl::StatusOr<IclComparison> c =
+      CompareIclWithFineTuning(*reference, *reference, *tokenizer, Examples(), {.enabled = true, .shots = 1, .queries = 2});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->sim_aou, 0.0);
+}
+
+TEST(Icl, TooFewDemonstrationsIsAnErrorAndLongQueriesAreCut) {
+  auto model = Tiny(1, 8);
+  const std::unique_ptr<data::Tokenizer> tokenizer = *data::LoadTokenizer("byte", "");
+  EXPECT_THAT(std::string(CompareIclWithFineTuning(*model, *model, *tokenizer, Examples(), {.shots = 9}).status().message()),
+              HasSubstr("training.icl.shots is 9 but the corpus has 4 training examples"));
+  // A block of 8 holds the last 4 tokens of each query ("bel:") after demonstrations.
+  absl::StatusOr<IclComparison> cut = CompareIclWithFineTuning(*model, *model, *tokenizer, Examples(), {.shots = 1});
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  EXPECT_EQ(cut->queries, 4);
+}
+
+}  // namespace
+}  // namespace gwo::trainer
