@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Writes a copy of an example job.yaml whose `gpu` scale keeps every shape (model, context,
-batch, tokenizer, corpus, attention options, metrics) but trains only a few steps, one seed,
-and asks for no whole GPU per run, so that every run of the five examples fits in one short
-call on one GPU: a check that the GPU scale runs, not a result.
+batch, tokenizer, corpus, attention options, metrics) but trains only a few steps with one seed,
+so that every run of the five examples fits in one short call on one GPU: a check that the GPU scale runs, not a result.
 
   shrink.py IN.yaml OUT.yaml [--steps N]
 """
@@ -32,6 +31,6 @@ shrink_training(gpu.setdefault("training", {}))
 for v in gpu.get("variants", []) or []:
     shrink_training(v.setdefault("training", {}))
 gpu["seeds"] = [1]
-gpu["resources"] = {"gpus": 0}
+
 job["name"] = job["name"] + "-gpu-smoke"
 yaml.safe_dump(job, open(dst, "w"), sort_keys=False)
