@@ -4,7 +4,6 @@
 #include <iostream>
 #include <map>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/report_format.h"
