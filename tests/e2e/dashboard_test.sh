@@ -155,6 +155,15 @@ check "plot writes an SVG" grep -q "<svg" "$TMP/loss.svg"
 check "plot draws one line per run" test "$(grep -c '<polyline class="run"' "$TMP/loss.svg")" -eq 4
 check "plot shades one seed band per variant" test "$(grep -c '<path class="band"' "$TMP/loss.svg")" -eq 2
 check "the SVG is well-formed XML" "$PY" -c "import xml.dom.minidom,sys; xml.dom.minidom.parse('$TMP/loss.svg')"
+"$BIN/gwoctl" plot "exp-$EXP" --metric train_loss -o "$TMP/loss.png" >"$TMP/plot-png.out" 2>&1
+check "plot -o FILE.png reports what it drew" grep -q "wrote $TMP/loss.png: 4 run(s) in 2 group(s)" "$TMP/plot-png.out"
+# A valid PNG of the default 900x520 with lines in both variants' colours.
+check "the PNG decodes with valid CRCs and both variants' colours" \
+  "$PY" "$SRC/tests/e2e/png_check.py" "$TMP/loss.png" 900 520 50 0072b2 d55e00
+"$BIN/gwoctl" plot "exp-$EXP" --metric train_loss -o "$TMP/no-such-dir/loss.png" >"$TMP/plot-bad.out" 2>&1
+plot_bad_rc=$?
+check "plot to an unwritable path fails naming the path and the reason" \
+  bash -c "test $plot_bad_rc -eq 1 && grep -q 'cannot write $TMP/no-such-dir/loss.png: No such file or directory' '$TMP/plot-bad.out'"
 
 if [ "$failed" -ne 0 ]; then
   echo "--- coordinator log"; tail -n 60 "$TMP/coordinator.log"
