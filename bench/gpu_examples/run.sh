@@ -117,7 +117,9 @@ if [[ ${EXTRA_CHECKS:-1} == 1 ]]; then
     "$BUILD/tests/series_store_test" --gtest_filter='*OneMillion*' 2>&1 | tee "$OUT/series_test.log" | grep -E "measurement|OK|FAILED" || true
     for t in gwo_trainer_test gwo_models_test; do
       log "$t with this LibTorch"
-      (cd "$work" && timeout 300 "$BUILD/tests/$t" >"$OUT/$t.log" 2>&1; echo "exit $?") | tee -a "$OUT/$t.log"
+      rc=0
+      (cd "$work" && timeout 300 "$BUILD/tests/$t" >"$OUT/$t.log" 2>&1) || rc=$?
+      echo "$t exit $rc" | tee -a "$OUT/$t.log"
       grep -E "^\[  (PASSED|FAILED) |tests? ran" "$OUT/$t.log" | head -n 8 || true
     done
     if command -v cuda-gdb >/dev/null; then
