@@ -17,7 +17,7 @@
 #   (cd / && find usr/lib/python3.11 -name '*.py' -print0 | tar --null -T - -cJf $REPO/.carry-gpu/pystdlib.txz)
 # Environment: OUT (default /tmp/gwo-gpu-examples), STEPS (10), SLOTS (runs at once, 1:
 # several runs of these shapes do not fit on one 80 GB GPU together),
-# TIME_LIMIT_S (wait at most this long for all runs, 420).
+# TIME_LIMIT_S (wait at most this long for all runs, 420), EXAMPLES (names, default all five).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${OUT:-/tmp/gwo-gpu-examples}
@@ -71,8 +71,8 @@ log "coordinator at $GWO_COORDINATOR; worker with $SLOTS slots"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
 
 exps=()
-for f in "$root"/examples/{factorized-lora,masks-distill,performer-nsa-distill,natural-side-by-side,dual-form-icl}.yaml; do
-  name=$(basename "$f" .yaml)
+for name in ${EXAMPLES:-factorized-lora masks-distill performer-nsa-distill natural-side-by-side dual-form-icl}; do
+  f=$root/examples/$name.yaml
   python3 "$root/bench/gpu_examples/shrink.py" "$f" "$work/$name.yaml" --steps "$STEPS"
   cp "$work/$name.yaml" "$OUT/$name.smoke.yaml"
   if "$bin/gwoctl" submit "$work/$name.yaml" --scale gpu >"$OUT/$name.submit.log" 2>&1; then
