@@ -42,6 +42,10 @@ Engine::Engine(std::shared_ptr<models::CausalLm> model, std::unique_ptr<data::To
     if (options_.device.is_cuda() && options_.cuda_graphs && DecodeGraphs::Available()) {
       graphs_ = std::make_unique<DecodeGraphs>(*model_, *cache_);
     }
+    if (options_.device.is_cuda() && options_.fused_decode && FusedDecoder::Available() &&
+        FusedDecoder::Unsupported(*model_, *cache_).empty()) {
+      fused_ = std::make_unique<FusedDecoder>(*model_, *cache_, options_.fused_steps);
+    }
   }
   thread_ = std::thread([this] { Loop(); });
 }
@@ -118,6 +122,11 @@ void Engine::Loop() {
       while (!active_.empty()) Retire(active_.size() - 1, "error", status);
     }
   }
+  try {
+    DrainFused();
+  } catch (const std::exception&) {
+    // The engine is going away; nothing reads those tokens.
+  }
   while (!active_.empty()) Retire(active_.size() - 1, "cancelled");
   std::deque<Pending> left;
   {
@@ -176,6 +185,7 @@ void Engine::Round() {
     a->text = TextStream(p.request.stop);
     a->request = std::move(p.request);
     active_.push_back(std::move(a));
+    ++batch_version_;
     Prefill(*active_.back(), static_cast<int64_t>(active_.size()) - 1);
   }
   if (!active_.empty()) DecodeStep();
@@ -205,6 +215,11 @@ void Engine::Prefill(Active& a, int64_t row) {
 }
 
 void Engine::DecodeStep() {
+  if (fused_ && UseFused()) {
+    DecodeFused();
+    return;
+  }
+  DrainFused();
   const int64_t N = static_cast<int64_t>(active_.size());
   std::vector<SamplingParams> params;
   std::vector<std::mt19937_64*> rngs;
@@ -295,6 +310,7 @@ void Engine::Retire(size_t index, const std::string& reason, absl::Status status
     active_[index] = std::move(active_[last]);
   }
   active_.pop_back();
+  ++batch_version_;
 }
 
 }  // namespace gwo::generate
