@@ -322,6 +322,7 @@ __global__ void __launch_bounds__(kArgmaxThreads) ArgmaxKernel(
     for (int w = 1; w < kArgmaxThreads / 32; ++w) {
       if (best[w] > m || (best[w] == m && best_id[w] < id)) { m = best[w]; id = best_id[w]; }
     }
+    if (id >= V) id = 0;  // every logit NaN: any valid id keeps the next step in bounds
     tok[r] = id;
     if (out) out[r] = id;
     pos[r] = min(pos[r] + 1, max_len - 1);
