@@ -65,7 +65,7 @@ void Prefill(models::CausalLm& model, models::KvCache& cache, int N, std::vector
 }
 
 TEST(FusedDecode, StepLogitsMatchTheLibTorchPath) {
-  RequireGpu();
+  ASSERT_NO_FATAL_FAILURE(RequireGpu());
   c10::InferenceMode inference;
   auto model = Model();
   const auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
@@ -104,7 +104,7 @@ TEST(FusedDecode, StepLogitsMatchTheLibTorchPath) {
 }
 
 TEST(FusedDecode, ChunksContinueLikeSingleSteps) {
-  RequireGpu();
+  ASSERT_NO_FATAL_FAILURE(RequireGpu());
   c10::InferenceMode inference;
   auto model = Model();
   const auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
@@ -173,7 +173,7 @@ std::vector<std::vector<int32_t>> Generate(bool fused, int requests) {
 }
 
 TEST(FusedDecode, EngineGreedyTokensEqualTheLibTorchPath) {
-  RequireGpu();
+  ASSERT_NO_FATAL_FAILURE(RequireGpu());
   for (int requests : {1, 3}) {
     const auto want = Generate(false, requests);
     const auto got = Generate(true, requests);
