@@ -114,6 +114,7 @@ void ReadTraining(const YAML::Node& node, const std::string& path, ErrorList* er
   MapReader r(node, path, errors);
   r.Int("steps", &t->steps, 1, kMaxSteps);
   r.Int("batch_size", &t->batch_size, 1, 1 << 20);
+  r.Int("micro_batch_size", &t->micro_batch_size, 0, 1 << 20);
   r.Double("lr", &t->lr, 0.0, 10.0, /*exclusive_min=*/true);
   r.Double("min_lr", &t->min_lr, 0.0, 10.0);
   r.Int("warmup_steps", &t->warmup_steps, 0, kMaxSteps);
@@ -138,6 +139,10 @@ void ReadTraining(const YAML::Node& node, const std::string& path, ErrorList* er
     } else {
       t->min_lr = t->lr / 10;
     }
+  }
+  if (t->micro_batch_size > t->batch_size) {
+    errors->Add(r.Get("micro_batch_size").Mark(), r.Path("micro_batch_size"),
+                absl::StrCat("must not exceed batch_size (", t->batch_size, ")"));
   }
   if (t->warmup_steps > t->steps) {
     if (r.Has("warmup_steps")) {
@@ -347,6 +352,7 @@ std::string RunSpecToYaml(const RunSpec& r) {
   out << YAML::Key << "training" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "steps" << YAML::Value << t.steps;
   out << YAML::Key << "batch_size" << YAML::Value << t.batch_size;
+  out << YAML::Key << "micro_batch_size" << YAML::Value << t.micro_batch_size;
   out << YAML::Key << "lr" << YAML::Value << Num(t.lr);
   out << YAML::Key << "min_lr" << YAML::Value << Num(t.min_lr);
   out << YAML::Key << "warmup_steps" << YAML::Value << t.warmup_steps;

@@ -142,6 +142,10 @@ struct DistillSpec {
 struct TrainingSpec {
   int64_t steps = 200;         // optimizer steps
   int batch_size = 8;          // sequences per step
+  // Sequences per forward/backward pass; 0: the whole batch. A step accumulates the
+  // gradients of batch_size / micro_batch_size passes, so it is the same step with one
+  // micro-batch's activations in memory.
+  int micro_batch_size = 0;
   double lr = 3e-3;            // peak learning rate
   double min_lr = 3e-4;        // floor of the cosine decay
   int64_t warmup_steps = 20;   // linear warmup from 0 to lr

@@ -131,6 +131,8 @@ TEST(ParseExperimentSpec, CrossFieldConstraints) {
               HasSubstr("model.n_head: must divide n_embd (10) unless head_dim is set, got 3"));
   EXPECT_THAT(std::string(ErrorOf("name: x\ndatasets: [{name: d, path: /tmp}]\ntraining: {steps: 5, warmup_steps: 9}\n").message()),
               HasSubstr("training.warmup_steps: must not exceed steps (5)"));
+  EXPECT_THAT(std::string(ErrorOf("name: x\ndatasets: [{name: d, path: /tmp}]\ntraining: {batch_size: 4, micro_batch_size: 8}\n").message()),
+              HasSubstr("training.micro_batch_size: must not exceed batch_size (4)"));
 }
 
 TEST(ParseExperimentSpec, Qwen3ShapeFields) {
@@ -215,6 +217,7 @@ TEST(RunSpecYaml, RoundTripsExactly) {
   r.training.steps = 7;
   r.training.warmup_steps = 2;
   r.training.checkpoint_every = 3;
+  r.training.micro_batch_size = 2;
   r.model.arch = "qwen3";
   r.model.n_kv_head = 1;
   r.model.tie_embeddings = false;
@@ -237,6 +240,7 @@ TEST(RunSpecYaml, RoundTripsExactly) {
   EXPECT_EQ(back->model.init, "/some/ckpt");
   EXPECT_EQ(back->model.init_from_run, 9);
   EXPECT_EQ(back->model.init_checkpoint, "best");
+  EXPECT_EQ(back->training.micro_batch_size, 2);
   EXPECT_EQ(back->data.field, "body");
   EXPECT_EQ(back->training.checkpoint_every, 3);
   EXPECT_EQ(back->data.tokenizer, "gpt2");

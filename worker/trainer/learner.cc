@@ -29,36 +29,65 @@ absl::StatusOr<std::unique_ptr<Learner>> MakeLearner(std::shared_ptr<models::Cau
   return learner;
 }
 
+namespace {
+
+// `sum` += `part` * weight, detached (the step's loss terms, for logging).
+void AddWeighted(torch::Tensor& sum, const torch::Tensor& part, double weight) {
+  if (!part.defined()) return;
+  const torch::Tensor term = part.detach() * weight;
+  sum = sum.defined() ? sum + term : term;
+}
+
+}  // namespace
+
 StepLoss Learner::Step(const torch::Tensor& x, const torch::Tensor& y,
                        const torch::Tensor& teacher_logits, const spec::TrainingSpec& training,
                        double lr) {
   const bool natural = optimizer_spec.name == "natural";
   const auto attentions = model->attentions();
-  if (natural) {
-    for (const auto& a : attentions) a->set_capture(true);
-  }
-  const torch::Tensor logits = model->forward(x);  // (B, T, V)
-  StepLoss loss;
-  if (training.lm_weight > 0) {
-    loss.lm = LanguageModelLoss(logits, y);
-    loss.total = loss.lm * training.lm_weight;
-  }
-  if (teacher_logits.defined() && training.distill.weight > 0) {
-    loss.distill = DistillationLoss(logits, teacher_logits, training.distill.temperature);
-    const torch::Tensor term = loss.distill * training.distill.weight;
-    loss.total = loss.total.defined() ? loss.total + term : term;
-  }
-  if (natural) {
-    std::vector<torch::Tensor> scores;
-    for (const auto& a : attentions) {
-      scores.push_back(a->captured().scores);
-      a->set_capture(false);
-    }
-    layer_scales = NaturalScales(AttentionEnergies(scores), optimizer_spec);
-  }
-  SetLayerLearningRates(adamw, lr, layer_scales);
+  const int64_t B = x.size(0);
+  const int64_t M = training.micro_batch_size > 0 ? std::min<int64_t>(training.micro_batch_size, B) : B;
   adamw.optimizer->zero_grad();
-  loss.total.backward();
+  StepLoss loss;
+  std::vector<double> energies;  // natural: per layer, the row-weighted mean over micro-batches
+  // Micro-batches of M rows: each one's loss, weighted by its share of the rows, is
+  // backpropagated at once, so the accumulated gradients are the whole batch's (the
+  // per-token mean losses of equal-length rows average exactly) while only one
+  // micro-batch's activations are alive.
+  for (int64_t start = 0; start < B; start += M) {
+    const int64_t rows = std::min(M, B - start);
+    const double weight = static_cast<double>(rows) / static_cast<double>(B);
+    if (natural) {
+      for (const auto& a : attentions) a->set_capture(true);
+    }
+    const torch::Tensor logits = model->forward(x.narrow(0, start, rows));  // (rows, T, V)
+    StepLoss part;
+    if (training.lm_weight > 0) {
+      part.lm = LanguageModelLoss(logits, y.narrow(0, start, rows));
+      part.total = part.lm * training.lm_weight;
+    }
+    if (teacher_logits.defined() && training.distill.weight > 0) {
+      part.distill = DistillationLoss(logits, teacher_logits.narrow(0, start, rows), training.distill.temperature);
+      const torch::Tensor term = part.distill * training.distill.weight;
+      part.total = part.total.defined() ? part.total + term : term;
+    }
+    if (natural) {
+      std::vector<torch::Tensor> scores;
+      for (const auto& a : attentions) {
+        scores.push_back(a->captured().scores);
+        a->set_capture(false);
+      }
+      const std::vector<double> e = AttentionEnergies(scores);
+      energies.resize(e.size(), 0.0);
+      for (size_t l = 0; l < e.size(); ++l) energies[l] += weight * e[l];
+    }
+    (part.total * weight).backward();
+    AddWeighted(loss.total, part.total, weight);
+    AddWeighted(loss.lm, part.lm, weight);
+    AddWeighted(loss.distill, part.distill, weight);
+  }
+  if (natural) layer_scales = NaturalScales(energies, optimizer_spec);
+  SetLayerLearningRates(adamw, lr, layer_scales);
   if (training.grad_clip > 0) {
     torch::nn::utils::clip_grad_norm_(model->parameters(), training.grad_clip);
   }

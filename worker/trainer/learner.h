@@ -33,7 +33,9 @@ struct Learner {
   // One optimizer step on inputs x, targets y (B, T) at learning rate `lr`:
   // forward (capturing the scores when the optimizer is natural), the loss of
   // training's lm_weight and distill (teacher_logits (B, T, V), or undefined for none),
-  // backward, gradient clipping, the update, then the frozen rows put back.
+  // backward, gradient clipping, the update, then the frozen rows put back. With
+  // training.micro_batch_size M < B, forward and backward run on M rows at a time and
+  // the gradients accumulate to the whole batch's; the returned terms are the batch's.
   StepLoss Step(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& teacher_logits,
                 const spec::TrainingSpec& training, double lr);
 };

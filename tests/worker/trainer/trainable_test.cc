@@ -198,3 +198,48 @@ TEST(Selectors, APatternMatchingNothingIsAnError) {
 
 }  // namespace
 }  // namespace gwo::trainer
+
+namespace gwo::trainer {
+namespace {
+
+// training.micro_batch_size: the same optimizer steps as the whole batch, with the
+// batch cut in passes of unequal size (3 rows as 2 + 1), for AdamW and the natural
+// optimizer, with a distillation term.
+class MicroBatchTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MicroBatchTest, StepsEqualTheWholeBatchSteps) {
+  spec::TrainingSpec whole;
+  whole.lr = 1e-2;
+  whole.distill.weight = 0.5;
+  whole.optimizer.name = GetParam();
+  spec::TrainingSpec micro = whole;
+  micro.micro_batch_size = 2;
+  auto a = TinyModel("gpt2"), b = TinyModel("gpt2");
+  auto la = *MakeLearner(a, whole, whole.optimizer, "");
+  auto lb = *MakeLearner(b, micro, micro.optimizer, "");
+  const torch::Tensor x = Tokens(1), y = Tokens(2);
+  torch::manual_seed(3);
+  const torch::Tensor teacher = torch::randn({3, 8, kVocab});
+  for (int i = 0; i < 2; ++i) {
+    const StepLoss sa = la->Step(x, y, teacher, whole, whole.lr);
+    const StepLoss sb = lb->Step(x, y, teacher, micro, micro.lr);
+    EXPECT_NEAR(sa.total.item<double>(), sb.total.item<double>(), 1e-5);
+    EXPECT_NEAR(sa.lm.item<double>(), sb.lm.item<double>(), 1e-5);
+    EXPECT_NEAR(sa.distill.item<double>(), sb.distill.item<double>(), 1e-5);
+  }
+  ASSERT_EQ(la->layer_scales.size(), lb->layer_scales.size());
+  for (size_t l = 0; l < la->layer_scales.size(); ++l) EXPECT_NEAR(la->layer_scales[l], lb->layer_scales[l], 1e-6);
+  const auto pa = Snapshot(*a), pb = Snapshot(*b);
+  const auto before = Snapshot(*TinyModel("gpt2"));
+  for (const auto& [name, w] : pa) {
+    EXPECT_TRUE(torch::allclose(w, pb.at(name), 1e-4, 1e-6)) << name;
+  }
+  int changed = 0;
+  for (const auto& [name, w] : pa) changed += before.count(name) && !torch::equal(w, before.at(name));
+  EXPECT_GT(changed, 0);  // it trained
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, MicroBatchTest, ::testing::Values("adamw", "natural"));
+
+}  // namespace
+}  // namespace gwo::trainer
