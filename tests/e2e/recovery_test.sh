@@ -43,12 +43,12 @@ recovery_cleanup() {
 }
 E2E_BEFORE_CLEANUP=recovery_cleanup
 
-coordinator() {  # coordinator PORT (0: any)
+restartable_coordinator() {  # restartable_coordinator PORT (0: any)
   E2E_COORD_PORT=$1 start_coordinator --worker_lease_s $LEASE --heartbeat_interval_s 1 --requeue_backoff_s 0.5
   PG_PORT=$(sed -n 's/.*PostgreSQL in .*, port \([0-9]*\)).*/\1/p' "$TMP/coordinator.out")
 }
 
-worker() {  # worker NAME
+add_worker() {  # add_worker NAME
   start_worker "$1" --name "$1" --slots 1 --work-dir "$TMP/$1" --stop_grace_s 3 --resend_after_s 1 \
     --max_reconnect_backoff_s 1
   WORKER_PID[$1]=$WORKER_PID
@@ -118,9 +118,9 @@ pick_victim() {
 
 case "$SCENARIO" in
 worker_kill)
-  coordinator 0
-  worker wa
-  worker wb
+  restartable_coordinator 0
+  add_worker wa
+  add_worker wb
   submit
   reach_mid_run
   pick_victim
@@ -146,15 +146,15 @@ worker_kill)
     series_matches "$TMP/$OTHER/runs/$RUN/attempt-2/out/metrics.jsonl"
   ;;
 coordinator_kill)
-  coordinator 0
+  restartable_coordinator 0
   PORT=${ADDR##*:}
-  worker wa
+  add_worker wa
   submit
   reach_mid_run
   kill -KILL $COORD_PID
   sleep 2
   check "training goes on without the coordinator" pgrep -f "gwo-train --spec $TMP/wa/runs/$RUN/attempt-1/" >/dev/null
-  coordinator "$PORT"
+  restartable_coordinator "$PORT"
   check "the run succeeds" wait_for 120 succeeded
   check "with its first attempt (no restart)" test "$(attempt)" = 1
   check "the worker reattached its attempt" grep -q "1 attempt(s) reattached" "$TMP/coordinator.log"
@@ -164,8 +164,8 @@ coordinator_kill)
   check "the worker's spool drains (everything acknowledged)" wait_for 10 spool_empty
   ;;
 postgres_restart)
-  coordinator 0
-  worker wa
+  restartable_coordinator 0
+  add_worker wa
   submit
   reach_mid_run
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -197,9 +197,9 @@ postgres_restart)
   check "the retried submit is stored once" test "$("$BIN/gwoctl" list | grep -c '^exp-')" -eq 2
   ;;
 worker_cutoff)
-  coordinator 0
-  worker wa
-  worker wb
+  restartable_coordinator 0
+  add_worker wa
+  add_worker wb
   submit
   reach_mid_run
   pick_victim
