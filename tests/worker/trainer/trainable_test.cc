@@ -215,27 +215,35 @@ TEST_P(MicroBatchTest, StepsEqualTheWholeBatchSteps) {
   spec::TrainingSpec micro = whole;
   micro.micro_batch_size = 2;
   auto a = TinyModel("gpt2"), b = TinyModel("gpt2");
+  const auto before = Snapshot(*a);
   auto la = *MakeLearner(a, whole, whole.optimizer, "");
   auto lb = *MakeLearner(b, micro, micro.optimizer, "");
   const torch::Tensor x = Tokens(1), y = Tokens(2);
   torch::manual_seed(3);
   const torch::Tensor teacher = torch::randn({3, 8, kVocab});
-  for (int i = 0; i < 2; ++i) {
-    const StepLoss sa = la->Step(x, y, teacher, whole, whole.lr);
-    const StepLoss sb = lb->Step(x, y, teacher, micro, micro.lr);
-    EXPECT_NEAR(sa.total.item<double>(), sb.total.item<double>(), 1e-5);
-    EXPECT_NEAR(sa.lm.item<double>(), sb.lm.item<double>(), 1e-5);
-    EXPECT_NEAR(sa.distill.item<double>(), sb.distill.item<double>(), 1e-5);
-  }
+  const StepLoss sa = la->Step(x, y, teacher, whole, whole.lr);
+  const StepLoss sb = lb->Step(x, y, teacher, micro, micro.lr);
+  EXPECT_NEAR(sa.total.item<double>(), sb.total.item<double>(), 1e-5);
+  EXPECT_NEAR(sa.lm.item<double>(), sb.lm.item<double>(), 1e-5);
+  EXPECT_NEAR(sa.distill.item<double>(), sb.distill.item<double>(), 1e-5);
   ASSERT_EQ(la->layer_scales.size(), lb->layer_scales.size());
-  for (size_t l = 0; l < la->layer_scales.size(); ++l) EXPECT_NEAR(la->layer_scales[l], lb->layer_scales[l], 1e-6);
-  const auto pa = Snapshot(*a), pb = Snapshot(*b);
-  const auto before = Snapshot(*TinyModel("gpt2"));
-  for (const auto& [name, w] : pa) {
-    EXPECT_TRUE(torch::allclose(w, pb.at(name), 1e-4, 1e-6)) << name;
+  for (size_t l = 0; l < la->layer_scales.size(); ++l) EXPECT_NEAR(la->layer_scales[l], lb->layer_scales[l], 1e-5);
+  // The step's gradients (left in .grad after the update; after clipping, which both
+  // did with the same norm). Compared on gradients, not on AdamW's normalised update:
+  // parameters whose true gradient is zero (the key bias: softmax ignores a constant
+  // per row) get rounding noise that AdamW scales up to full-size steps of random sign.
+  std::map<std::string, torch::Tensor> ga, gb;
+  for (const auto& item : a->named_parameters()) ga[item.key()] = item.value().grad();
+  for (const auto& item : b->named_parameters()) gb[item.key()] = item.value().grad();
+  int compared = 0;
+  for (const auto& [name, g] : ga) {
+    ASSERT_TRUE(g.defined()) << name;
+    EXPECT_TRUE(torch::allclose(g, gb.at(name), 1e-4, 1e-6)) << name;
+    ++compared;
   }
+  EXPECT_GT(compared, 10);
   int changed = 0;
-  for (const auto& [name, w] : pa) changed += before.count(name) && !torch::equal(w, before.at(name));
+  for (const auto& [name, w] : Snapshot(*a)) changed += !torch::equal(w, before.at(name));
   EXPECT_GT(changed, 0);  // it trained
 }
 
