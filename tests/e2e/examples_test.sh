@@ -170,10 +170,32 @@ check "performer-nsa-distill: fidelity, perplexity and memory of performer and n
 check "natural-side-by-side: both models' series" \
   has_metrics natural-side-by-side "" train_loss val_loss val_ppl nat_train_loss nat_val_loss nat_val_ppl \
   nat_natural_lr_scale_l0 nat_natural_lr_scale_l1
-check "dual-form-icl: SimAOU, SimAM and Kendall tau on both tasks" \
-  has_metrics dual-form-icl "^kv-finetune/" icl_sim_aou icl_sim_am icl_kendall_tau
+ICL=(icl_sim_aou icl_sim_am icl_kendall_tau icl_acc_icl icl_acc_ft icl_acc_zsl)
+check "dual-form-icl: SimAOU, SimAM, Kendall tau and accuracies on both tasks, softmax arm" \
+  has_metrics dual-form-icl "^kv-finetune/" "${ICL[@]}"
+check "dual-form-icl: SimAOU, SimAM, Kendall tau and accuracies on both tasks, linear arm" \
+  has_metrics dual-form-icl "^kv-finetune-linear/" "${ICL[@]}"
 check "dual-form-icl: only part of the model (K/V) trains in the fine-tuning" \
-  fewer_trainable dual-form-icl "^kv-finetune/"
+  fewer_trainable dual-form-icl "^kv-finetune(-linear)?/"
+# Each fine-tuning trained on the comparison's 5 demonstrations, every label among
+# them (round-robin over the labels; max_bytes_per_label reads every label).
+finetuned_on_demonstrations() {
+  local run id log
+  for run in $(runs_of dual-form-icl "^kv-finetune(-linear)?/spam/"); do
+    id=${run#run-}
+    grep -q "fine-tuning on the 5 demonstrations (labels ham, spam, ham, spam, ham," \
+      "$TMP"/work/runs/"$id"/attempt-*/train.log || { echo "  $run"; return 1; }
+  done
+  for run in $(runs_of dual-form-icl "^kv-finetune(-linear)?/spam5/"); do
+    id=${run#run-}
+    log=$(grep -h "fine-tuning on the 5 demonstrations" "$TMP"/work/runs/"$id"/attempt-*/train.log)
+    for label in easy-ham-1 easy-ham-2 hard-ham-1 spam-1 spam-2; do
+      [[ "$log" == *"$label"* ]] || { echo "  $run lacks $label: $log"; return 1; }
+    done
+  done
+}
+check "dual-form-icl: the fine-tuning trained on the demonstrations of every label" \
+  finetuned_on_demonstrations
 
 if [ "$failed" -ne 0 ]; then
   echo "--- coordinator log"; tail -n 60 "$TMP/coordinator.log"
