@@ -196,6 +196,14 @@ finetuned_on_demonstrations() {
 }
 check "dual-form-icl: the fine-tuning trained on the demonstrations of every label" \
   finetuned_on_demonstrations
+# The report puts the two arms side by side (printed for the log).
+icl_report() {
+  "$BIN/gwoctl" report "${EXP[dual-form-icl]}" --baseline kv-finetune \
+    --metrics icl_sim_aou,icl_sim_am,icl_kendall_tau,icl_acc_icl,icl_acc_ft,icl_acc_zsl >"$TMP/icl.report" 2>&1 || return 1
+  cat "$TMP/icl.report"
+  grep -q "kv-finetune-linear" "$TMP/icl.report" && grep -q "icl_acc_ft" "$TMP/icl.report"
+}
+check "dual-form-icl: the report compares the softmax and linear arms" icl_report
 
 if [ "$failed" -ne 0 ]; then
   echo "--- coordinator log"; tail -n 60 "$TMP/coordinator.log"

@@ -446,7 +446,7 @@ absl::Status UseDemonstrations(Session& session) {
   absl::StatusOr<data::LabelledExamples> examples = data::LoadLabelledExamples(session.spec.data);
   if (!examples.ok()) return examples.status();
   int64_t block = session.model().block_size();
-  if (session.teacher != nullptr) block = std::min(block, session.teacher->block_size());
+  if (session.teacher != nullptr) block = std::min<int64_t>(block, session.teacher->block_size());
   absl::StatusOr<IclTask> task = BuildIclTask(*session.data.tokenizer, *examples, training.icl, block);
   if (!task.ok()) return task.status();
   const MaskedBatch batch = DemonstrationBatch(task->demonstrations, training.icl.loss == "label");
