@@ -33,9 +33,9 @@ FormattedExample Format(const data::Tokenizer& tokenizer, const data::LabelledEx
 
 std::vector<size_t> RoundRobinByLabel(const std::vector<data::LabelledExample>& examples, size_t count) {
   std::vector<std::string> order;                   // labels by first appearance
-  std::map<std::string, std::vector<size_t>> byLabel;
+  std::map<std::string, std::vector<size_t>> by_label;
   for (size_t i = 0; i < examples.size(); ++i) {
-    std::vector<size_t>& list = byLabel[examples[i].label];
+    std::vector<size_t>& list = by_label[examples[i].label];
     if (list.empty()) order.push_back(examples[i].label);
     list.push_back(i);
   }
@@ -43,7 +43,7 @@ std::vector<size_t> RoundRobinByLabel(const std::vector<data::LabelledExample>& 
   for (size_t round = 0; out.size() < count; ++round) {
     bool any = false;
     for (const std::string& label : order) {
-      const std::vector<size_t>& list = byLabel[label];
+      const std::vector<size_t>& list = by_label[label];
       if (round >= list.size()) continue;
       any = true;
       if (out.size() < count) out.push_back(list[round]);
