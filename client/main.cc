@@ -19,12 +19,13 @@ ABSL_FLAG(std::string, idempotency_key, "", "submit: key making retries safe; de
 ABSL_FLAG(int, timeout_s, 30, "deadline of each call to the coordinator, in seconds");
 ABSL_FLAG(int, limit, 100, "list: at most this many experiments");
 ABSL_FLAG(std::vector<std::string>, names, {}, "metrics: only these metric names (comma-separated)");
-ABSL_FLAG(std::string, format, "text", "report: text, markdown, csv or json");
+ABSL_FLAG(std::string, format, "",
+          "report: text (default), markdown, csv or json; plot: svg or png (default: by -o's extension)");
 ABSL_FLAG(std::string, baseline, "", "report: variant to compare against; default: the experiment's first variant");
 ABSL_FLAG(std::vector<std::string>, metrics, {}, "report: only these metrics (comma-separated)");
 ABSL_FLAG(bool, all_runs, false, "report: also count runs that did not succeed, with their last values");
 ABSL_FLAG(std::string, metric, "", "plot: the metric to draw, e.g. val_loss");
-ABSL_FLAG(std::string, o, "", "plot: output file (.svg)");
+ABSL_FLAG(std::string, o, "", "plot: output file (.svg or .png)");
 ABSL_FLAG(int, max_points, 500, "plot: points per run, downsampled on the server keeping each bucket's min/max");
 ABSL_FLAG(bool, log_y, false, "plot: logarithmic y axis");
 ABSL_FLAG(bool, f, false, "logs: follow: keep printing new lines until the run ends");
@@ -61,7 +62,9 @@ commands:
   report EXP             mean ± std over seeds per dataset x variant, improvement over the baseline
                          [--format text|markdown|csv|json] [--baseline V] [--metrics a,b] [--all_runs]
   compare RUN RUN...     runs side by side: latest metrics and spec differences
-  plot EXP --metric M -o FILE.svg   curves, one line per run, seeds shaded as mean ± std [--log_y]
+  plot EXP --metric M -o FILE.svg|FILE.png
+                         curves, one line per run, seeds shaded as mean ± std [--log_y]
+                         [--format svg|png] (default: by -o's extension)
   logs RUN [-f]          a run's log [--tail N]; -f follows it until the run ends
   watch EXP              live table: progress bars, step/s and ETA until every run ended
 
@@ -109,7 +112,7 @@ int main(int argc, char** argv) {
   }
   if (command == "report" && need(1)) {
     gwo::client::ReportOptions o;
-    o.format = absl::GetFlag(FLAGS_format);
+    o.format = absl::GetFlag(FLAGS_format).empty() ? "text" : absl::GetFlag(FLAGS_format);
     o.baseline = absl::GetFlag(FLAGS_baseline);
     o.metrics = absl::GetFlag(FLAGS_metrics);
     o.include_unfinished = absl::GetFlag(FLAGS_all_runs);
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
     gwo::client::PlotOptions o;
     o.metric = absl::GetFlag(FLAGS_metric);
     o.output = absl::GetFlag(FLAGS_o);
+    o.format = absl::GetFlag(FLAGS_format);
     o.max_points = absl::GetFlag(FLAGS_max_points);
     o.log_y = absl::GetFlag(FLAGS_log_y);
     return gwo::client::Plot(c, args[0], o);

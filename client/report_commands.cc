@@ -1,15 +1,13 @@
 #include "client/report_commands.h"
 
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <map>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/report_format.h"
-#include "client/svg_plot.h"
+#include "client/plot_output.h"
 #include "client/table.h"
 #include "gwo/v1/experiments.grpc.pb.h"
 #include "gwo/v1/metrics.grpc.pb.h"
@@ -125,9 +123,9 @@ int Plot(const Context& c, const std::string& experiment, const PlotOptions& opt
     std::cerr << "gwoctl: plot needs --metric NAME (e.g. --metric val_loss)\n";
     return 2;
   }
-  if (!absl::EndsWith(options.output, ".svg")) {
-    std::cerr << "gwoctl: plot writes SVG: -o must name a .svg file, got \"" << options.output
-              << "\" (convert with rsvg-convert for PNG)\n";
+  absl::StatusOr<PlotFormat> format = ChoosePlotFormat(options.output, options.format);
+  if (!format.ok()) {
+    std::cerr << "gwoctl: plot: " << format.status().message() << "\n";
     return 2;
   }
   gwo::v1::ListRunsRequest runs_req;
@@ -162,11 +160,8 @@ int Plot(const Context& c, const std::string& experiment, const PlotOptions& opt
     return 1;
   }
   for (PlotGroup& g : spec.groups) g.band = SeedBand(g.lines);
-  std::ofstream out(options.output);
-  out << RenderSvg(spec);
-  out.close();
-  if (!out) {
-    std::cerr << "gwoctl: cannot write " << options.output << "\n";
+  if (absl::Status w = WritePlot(spec, *format, options.output); !w.ok()) {
+    std::cerr << "gwoctl: plot: " << w.message() << "\n";
     return 1;
   }
   std::cout << "wrote " << options.output << ": " << plotted << " run(s) in " << spec.groups.size()

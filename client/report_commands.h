@@ -24,7 +24,8 @@ int Compare(const Context& c, const std::vector<std::string>& runs);
 
 struct PlotOptions {
   std::string metric;      // required
-  std::string output;      // .svg file to write
+  std::string output;      // file to write: .svg or .png
+  std::string format;      // "svg" or "png"; empty: by output's extension
   int max_points = 500;    // per run, downsampled on the server
   bool log_y = false;
 };

@@ -173,6 +173,12 @@ std::string Csv(const gwo::v1::GetReportResponse& r) {
 
 std::string FormatMeanStd(const gwo::v1::Stat& s, const std::string& pm) {
   if (s.n() == 0) return "-";
+  // Tiny values (attention-probability MSE is ~1e-8 at 4096 tokens) in scientific form:
+  // fixed decimals would print them as 0.000000.
+  if (s.mean() != 0 && std::fabs(s.mean()) < 1e-4) {
+    if (s.n() == 1) return absl::StrFormat("%.3e", s.mean());
+    return absl::StrFormat("%.3e %s %.3e", s.mean(), pm, s.std());
+  }
   const int d = Decimals(s.mean());
   if (s.n() == 1) return absl::StrFormat("%.*f", d, s.mean());
   return absl::StrFormat("%.*f %s %.*f", d, s.mean(), pm, d, s.std());

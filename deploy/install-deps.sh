@@ -10,6 +10,7 @@ packages=(
   libtorch-dev
   libopenblas0-pthread    # LibTorch's CPU matmuls: ~5x faster than the reference BLAS
   libgtest-dev libgmock-dev
+  zlib1g-dev              # gwoctl plot -o FILE.png: deflate and CRC-32
   libcivetweb-dev         # the HTTP server of /metrics, /healthz, /readyz
   prometheus curl         # promtool and a Prometheus for the observability test
   libpython3.11-stdlib python3

@@ -28,9 +28,11 @@ absl::StatusOr<std::string> ResolveStages(const std::string& spec_yaml, const st
 
 // A rough lower bound of the GPU memory (bytes, per GPU) the run needs when it
 // gives none: fp32 weights, gradients and AdamW moments (16 bytes a parameter),
-// activations of one batch at bf16 (about (34 * n_embd + 5 * n_head * block_size)
-// * batch * block_size * n_layer * 2 bytes), logits, plus 1 GiB for the CUDA
-// context. Vocabulary: vocab_size, else 256 for the byte tokenizer, else 50257.
+// activations of one batch without attention probabilities (34 * n_embd * batch *
+// block_size * n_layer * 2 bytes, as with fused attention kernels), logits, plus
+// 1 GiB for the CUDA context. Vocabulary: vocab_size, else 256 for the byte
+// tokenizer, else 50257. Kinds that materialise (B, nh, T, T) need more: such a run
+// should name resources.gpu_memory_gb.
 int64_t EstimateGpuMemoryBytes(const spec::RunSpec& run);
 
 }  // namespace gwo::server

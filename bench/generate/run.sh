@@ -37,6 +37,8 @@ log() { echo "[$(date -u +%T)] $*"; }
 # 1. Build.
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   log "building gwo (Release) in $BUILD"
+  # The fused decode kernels need nvcc; CMake looks on PATH and at CUDACXX.
+  [[ -z ${CUDACXX:-} && -x /usr/local/cuda/bin/nvcc ]] && export CUDACXX=/usr/local/cuda/bin/nvcc
   cmake -S "$root" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release ${GWO_PG_ARGS:-} >"$OUT/cmake.log" 2>&1
   targets="gwo-train gwo-coordinator gwo-worker gwoctl gwo-generate-bench"
   if ! ninja -C "$BUILD" -j "$(nproc)" $targets >"$OUT/build.log" 2>&1; then
@@ -46,6 +48,7 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     ninja -C "$BUILD" -j "$(nproc)" $targets >"$OUT/build2.log" 2>&1 || { tail -n 40 "$OUT/build2.log"; exit 1; }
   fi
   grep -h "gwo_generate: CUDA graphs" "$OUT/cmake.log" | head -n 1 || true
+  grep -h "gwo_generate: .*fused" "$OUT/cmake.log" | head -n 1 || true
 fi
 bin=$BUILD/bin
 
@@ -114,12 +117,16 @@ log "gwo: the engine alone (gwo-train --serve, no gRPC)"
 PYTHONUNBUFFERED=1 python3 "$root/bench/generate/serve_client.py" "$bin/gwo-train" "$ckpt_dir/final.ckpt" \
   --concurrency 1,32 --tokens "$TOKENS" --json "$OUT/engine.json" 2>&1 | tee "$OUT/engine.log"
 
-# 6. The engine's unit tests (CPU) against this LibTorch, after the timings.
+# 6. The engine's unit tests (CPU) against this LibTorch, after the timings, and the
+# fused kernels' GPU test (against the LibTorch path) when they were built.
 if [[ ${SKIP_BUILD:-0} != 1 && $SECONDS -lt ${TEST_BUDGET_S:-420} ]]; then
   log "unit tests of worker/generate"
-  if ninja -C "$BUILD" gwo_generate_test gwo_generate_text_test >"$OUT/build_tests.log" 2>&1; then
-    ( "$BUILD/tests/gwo_generate_test" && "$BUILD/tests/gwo_generate_text_test" ) >"$OUT/unit_tests.log" 2>&1 \
-      && echo "unit tests passed" || echo "unit tests FAILED (unit_tests.log)"
+  tests="gwo_generate_test gwo_generate_text_test"
+  grep -q "fused CUDA decode kernels" "$OUT/cmake.log" && tests="$tests gwo_fused_decode_test"
+  if ninja -C "$BUILD" $tests >"$OUT/build_tests.log" 2>&1; then
+    for t in $tests; do
+      "$BUILD/tests/$t" >"$OUT/$t.log" 2>&1 && echo "$t passed" || echo "$t FAILED ($t.log)"
+    done
   else
     echo "unit tests did not build (build_tests.log)"; tail -n 20 "$OUT/build_tests.log"
   fi

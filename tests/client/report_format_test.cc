@@ -66,6 +66,9 @@ TEST(FormatTest, NumbersShowFourSignificantDigits) {
   EXPECT_EQ(FormatMeanStd(MakeStat(3, 0.012345, 0.001)), "0.01235 ± 0.00100");
   EXPECT_EQ(FormatMeanStd(MakeStat(1, 2.5, 0)), "2.500");
   EXPECT_EQ(FormatMeanStd(MakeStat(0, 0, 0)), "-");
+  EXPECT_EQ(FormatMeanStd(MakeStat(1, 2.5e-8, 0)), "2.500e-08");
+  EXPECT_EQ(FormatMeanStd(MakeStat(3, -3.25e-6, 1e-7)), "-3.250e-06 ± 1.000e-07");
+  EXPECT_EQ(FormatMeanStd(MakeStat(1, 0, 0)), "0.0000");
   EXPECT_EQ(FormatImprovement(MakeStat(3, 4.256, 1.1)), "+4.26 ± 1.10 %");
   EXPECT_EQ(FormatImprovement(MakeStat(2, -3, 0.5)), "-3.00 ± 0.50 %");
   EXPECT_EQ(FormatCount(294912), "295K");

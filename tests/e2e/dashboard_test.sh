@@ -11,41 +11,8 @@ set -uo pipefail
 BIN=$1
 SRC=$2
 PY=/usr/bin/python3  # Debian's python3 with python3-grpcio and python3-protobuf
-TMP=$(mktemp -d /tmp/gwo-dash-XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-passed=0
-failed=0
-
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"
-    failed=$((failed + 1))
-  fi
-}
-
-die() {
-  echo "FATAL: $*"
-  [ -f "$TMP/coordinator.log" ] && { echo "--- coordinator log"; tail -n 40 "$TMP/coordinator.log"; }
-  [ -f "$TMP/worker.log" ] && { echo "--- worker log"; tail -n 40 "$TMP/worker.log"; }
-  echo "0 passed, 1 failed"
-  exit 1
-}
+source "$SRC/tests/e2e/lib.sh"
+e2e_begin gwo-dash
 
 # The dashboard's client, generated from the .proto files only.
 GEN=$TMP/gen
@@ -61,17 +28,7 @@ fi
 "$PY" -c "import sys; sys.path.insert(0, '$GEN'); from gwo.v1 import reports_pb2_grpc" \
   || die "the generated Python client does not import (python3-grpcio / python3-protobuf missing?)"
 
-"$BIN/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$TMP/data" --worker_lease_s 10 \
-  >"$TMP/coordinator.out" 2>"$TMP/coordinator.log" &
-PIDS+=($!)
-for _ in $(seq 300); do
-  grep -q "listening on" "$TMP/coordinator.out" 2>/dev/null && break
-  kill -0 "${PIDS[0]}" 2>/dev/null || die "coordinator exited"
-  sleep 0.2
-done
-ADDR=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$TMP/coordinator.out")
-[ -n "$ADDR" ] || die "coordinator did not report its address"
-export GWO_COORDINATOR=$ADDR
+start_coordinator --worker_lease_s 10
 
 cat >"$TMP/tiny.yaml" <<'YAML'
 name: tiny-report
@@ -101,9 +58,7 @@ LOGS=$!
 "$BIN/gwoctl" watch "exp-$EXP" >"$TMP/watch.out" 2>&1 &
 WATCH=$!
 sleep 1
-"$BIN/gwo-worker" --name dash-worker --slots 2 --work-dir "$TMP/work" --stop_grace_s 5 \
-  >"$TMP/worker.out" 2>"$TMP/worker.log" &
-PIDS+=($!)
+start_worker worker --name dash-worker --slots 2 --work-dir "$TMP/work" --stop_grace_s 5
 
 wait "$DASH"
 dash_rc=$?
@@ -155,10 +110,18 @@ check "plot writes an SVG" grep -q "<svg" "$TMP/loss.svg"
 check "plot draws one line per run" test "$(grep -c '<polyline class="run"' "$TMP/loss.svg")" -eq 4
 check "plot shades one seed band per variant" test "$(grep -c '<path class="band"' "$TMP/loss.svg")" -eq 2
 check "the SVG is well-formed XML" "$PY" -c "import xml.dom.minidom,sys; xml.dom.minidom.parse('$TMP/loss.svg')"
+"$BIN/gwoctl" plot "exp-$EXP" --metric train_loss -o "$TMP/loss.png" >"$TMP/plot-png.out" 2>&1
+check "plot -o FILE.png reports what it drew" grep -q "wrote $TMP/loss.png: 4 run(s) in 2 group(s)" "$TMP/plot-png.out"
+# A valid PNG of the default 900x520 with lines in both variants' colours.
+check "the PNG decodes with valid CRCs and both variants' colours" \
+  "$PY" "$SRC/tests/e2e/png_check.py" "$TMP/loss.png" 900 520 50 0072b2 d55e00
+"$BIN/gwoctl" plot "exp-$EXP" --metric train_loss -o "$TMP/no-such-dir/loss.png" >"$TMP/plot-bad.out" 2>&1
+plot_bad_rc=$?
+check "plot to an unwritable path fails naming the path and the reason" \
+  bash -c "test $plot_bad_rc -eq 1 && grep -q 'cannot write $TMP/no-such-dir/loss.png: No such file or directory' '$TMP/plot-bad.out'"
 
 if [ "$failed" -ne 0 ]; then
   echo "--- coordinator log"; tail -n 60 "$TMP/coordinator.log"
   echo "--- worker log"; tail -n 30 "$TMP/worker.log"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_end

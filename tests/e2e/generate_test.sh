@@ -11,58 +11,12 @@
 set -uo pipefail
 BIN=$1
 SRC=$2
-TMP=$(mktemp -d /tmp/gwo-gen-e2e-XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-passed=0
-failed=0
+source "$SRC/tests/e2e/lib.sh"
+e2e_begin gwo-gen-e2e
 
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+start_coordinator --worker_lease_s 10
 
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"
-    failed=$((failed + 1))
-  fi
-}
-
-die() {
-  echo "FATAL: $*"
-  echo "--- coordinator log"; tail -n 40 "$TMP/coordinator.log"
-  echo "--- worker log"; tail -n 40 "$TMP/worker.log"
-  echo "0 passed, 1 failed"
-  exit 1
-}
-
-"$BIN/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$TMP/data" --worker_lease_s 10 \
-  >"$TMP/coordinator.out" 2>"$TMP/coordinator.log" &
-PIDS+=($!)
-for _ in $(seq 300); do
-  grep -q "listening on" "$TMP/coordinator.out" 2>/dev/null && break
-  kill -0 "${PIDS[0]}" 2>/dev/null || die "coordinator exited"
-  sleep 0.2
-done
-ADDR=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$TMP/coordinator.out")
-[ -n "$ADDR" ] || die "coordinator did not report its address"
-export GWO_COORDINATOR=$ADDR
-
-"$BIN/gwo-worker" --name gen-worker --slots 1 --work-dir "$TMP/work" --stop_grace_s 5 \
-  >"$TMP/worker.out" 2>"$TMP/worker.log" &
-PIDS+=($!)
-WORKER_PID=$!
+start_worker worker --name gen-worker --slots 1 --work-dir "$TMP/work" --stop_grace_s 5
 
 # The quickstart's model (2 layers, 64 dims, bytes), trained briefly.
 cat >"$TMP/job.yaml" <<'YAML'
@@ -144,8 +98,6 @@ check "the worker is alive" kill -0 "$WORKER_PID"
 
 if [ "$failed" -ne 0 ]; then
   for f in g1.out g1.err direct.out direct.err e1.out e2.out e3.out; do echo "--- $f"; cat "$TMP/$f"; done
-  echo "--- coordinator log"; tail -n 40 "$TMP/coordinator.log"
-  echo "--- worker log"; tail -n 40 "$TMP/worker.log"
+  e2e_logs
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_end

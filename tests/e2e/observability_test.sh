@@ -11,42 +11,8 @@
 set -uo pipefail
 BIN=$1
 SRC=$2
-TMP=$(mktemp -d /tmp/gwo-obs-XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-passed=0
-failed=0
-
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"
-    failed=$((failed + 1))
-  fi
-}
-
-die() {
-  echo "FATAL: $*"
-  for f in coordinator.log worker.log prometheus.log; do
-    [ -f "$TMP/$f" ] && { echo "--- $f"; tail -n 30 "$TMP/$f"; }
-  done
-  echo "$passed passed, $((failed + 1)) failed"
-  exit 1
-}
+source "$SRC/tests/e2e/lib.sh"
+e2e_begin gwo-obs
 
 # wait_line FILE PATTERN PID: until FILE has a line matching PATTERN (60 s).
 wait_line() {
@@ -68,15 +34,9 @@ eq() { local v; v=$(value "$1" "$2") && awk -v v="$v" -v w="$3" 'BEGIN { exit !(
 gt() { local v; v=$(value "$1" "$2") && awk -v v="$v" -v w="$3" 'BEGIN { exit !(v + 0 > w + 0) }'; }
 
 # --- Coordinator
-"$BIN/gwo-coordinator" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 --data-dir "$TMP/data" \
-  >"$TMP/coordinator.out" 2>"$TMP/coordinator.log" &
-COORD_PID=$!
-PIDS+=($COORD_PID)
-wait_line "$TMP/coordinator.out" "listening on" $COORD_PID || die "coordinator did not start"
-ADDR=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$TMP/coordinator.out")
+start_coordinator --http_listen 127.0.0.1:0
 CHTTP=$(sed -n 's|.*serving /metrics, /healthz, /readyz on \(http://[0-9.]*:[0-9]*\).*|\1|p' "$TMP/coordinator.out")
-[ -n "$ADDR" ] && [ -n "$CHTTP" ] || die "coordinator did not report its addresses"
-export GWO_COORDINATOR=$ADDR
+[ -n "$CHTTP" ] || die "coordinator did not report its HTTP address"
 echo "coordinator gRPC at $ADDR, HTTP at $CHTTP"
 check "coordinator /healthz is 200" test "$(http_code "$CHTTP/healthz")" = 200
 check "coordinator /readyz is 200 (database and gRPC up)" test "$(http_code "$CHTTP/readyz")" = 200
@@ -93,10 +53,8 @@ echo "gwo-train stand-in: never released" >&2
 exit 1
 SH
 chmod +x "$TMP/trainer.sh"
-"$BIN/gwo-worker" --name obs-worker --slots 1 --work-dir "$TMP/work" --trainer "$TMP/trainer.sh" \
-  --http_listen 127.0.0.1:0 >"$TMP/worker.out" 2>"$TMP/worker.log" &
-WORKER_PID=$!
-PIDS+=($WORKER_PID)
+start_worker worker --name obs-worker --slots 1 --work-dir "$TMP/work" --trainer "$TMP/trainer.sh" \
+  --http_listen 127.0.0.1:0
 wait_line "$TMP/worker.out" "serving /metrics" $WORKER_PID || die "worker did not start its HTTP server"
 WHTTP=$(sed -n 's|.*serving /metrics, /healthz, /readyz on \(http://[0-9.]*:[0-9]*\).*|\1|p' "$TMP/worker.out")
 echo "worker HTTP at $WHTTP"
@@ -207,8 +165,7 @@ check "worker /readyz says why" bash -c "curl -s '$WHTTP/readyz' | grep -q 'not 
 check "worker /healthz is still 200" test "$(http_code "$WHTTP/healthz")" = 200
 
 if [ "$failed" -ne 0 ]; then
-  for f in coordinator.log worker.log prometheus.log; do echo "--- $f"; tail -n 30 "$TMP/$f"; done
+  E2E_LOG_LINES=30 e2e_logs
   echo "--- coordinator /metrics"; cat "$TMP/coordinator.prom"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_end

@@ -9,59 +9,13 @@
 set -uo pipefail
 BIN=$1
 SRC=$2
-TMP=$(mktemp -d /tmp/gwo-e2e-XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-passed=0
-failed=0
+source "$SRC/tests/e2e/lib.sh"
+e2e_begin gwo-e2e
 
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"
-    failed=$((failed + 1))
-  fi
-}
-
-die() {
-  echo "FATAL: $*"
-  echo "--- coordinator log"; tail -n 40 "$TMP/coordinator.log"
-  echo "--- worker log"; tail -n 40 "$TMP/worker.log"
-  echo "0 passed, 1 failed"
-  exit 1
-}
-
-"$BIN/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$TMP/data" --worker_lease_s 10 \
-  >"$TMP/coordinator.out" 2>"$TMP/coordinator.log" &
-PIDS+=($!)
-for _ in $(seq 300); do
-  grep -q "listening on" "$TMP/coordinator.out" 2>/dev/null && break
-  kill -0 "${PIDS[0]}" 2>/dev/null || die "coordinator exited"
-  sleep 0.2
-done
-ADDR=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$TMP/coordinator.out")
-[ -n "$ADDR" ] || die "coordinator did not report its address"
-export GWO_COORDINATOR=$ADDR
+start_coordinator --worker_lease_s 10
 echo "coordinator at $ADDR"
 
-"$BIN/gwo-worker" --name e2e-worker --slots 2 --work-dir "$TMP/work" --stop_grace_s 5 \
-  >"$TMP/worker.out" 2>"$TMP/worker.log" &
-PIDS+=($!)
-WORKER_PID=$!
+start_worker worker --name e2e-worker --slots 2 --work-dir "$TMP/work" --stop_grace_s 5
 
 # 1. The quickstart, to the end.
 "$BIN/gwoctl" submit "$SRC/examples/quickstart.yaml" --wait --idempotency_key e2e-quickstart \
@@ -190,9 +144,5 @@ GWO_COORDINATOR=127.0.0.1:1 "$BIN/gwoctl" list >"$TMP/down.out" 2>&1
 check "unreachable coordinator gives one clear line" \
   bash -c "grep -q 'cannot reach the coordinator at 127.0.0.1:1' '$TMP/down.out' && test \$(wc -l <'$TMP/down.out') -eq 1"
 
-if [ "$failed" -ne 0 ]; then
-  echo "--- coordinator log"; tail -n 60 "$TMP/coordinator.log"
-  echo "--- worker log"; tail -n 60 "$TMP/worker.log"
-fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -ne 0 ] && E2E_LOG_LINES=60 e2e_logs
+e2e_end

@@ -19,86 +19,39 @@ set -uo pipefail
 BIN=$1
 SRC=$2
 SCENARIO=$3
-TMP=$(mktemp -d /tmp/gwo-recovery-XXXXXX)
-chmod 755 "$TMP"
+source "$SRC/tests/e2e/lib.sh"
+e2e_begin gwo-recovery
 LEASE=3         # --worker_lease_s
 # The faults hit past step 2 * CKPT_EVERY + 5; STEPS leaves room for a fast machine
 # to still be mid-run by then, and a slow one to finish in tens of seconds.
 STEPS=400       # training steps of the run
 LOG_EVERY=5
 CKPT_EVERY=20
-PIDS=()
 declare -A WORKER_PID
-passed=0
-failed=0
 COORD_PID=0
-COORD_STARTS=0
 
-cleanup() {
+# Before the common cleanup stops PIDS: continue what a scenario stopped, and kill the
+# gwo-train children orphaned by a killed worker and a PostgreSQL orphaned by a killed
+# coordinator, by their pids.
+recovery_cleanup() {
+  local p pm
   for p in "${PIDS[@]}" $(pgrep -f "gwo-train --spec $TMP/"); do kill -CONT "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  # gwo-train children orphaned by a killed worker, and a PostgreSQL orphaned by a
-  # killed coordinator: by their pids.
   for p in $(pgrep -f "gwo-train --spec $TMP/"); do kill -KILL "$p" 2>/dev/null; done
-  local pm
   pm=$(head -n 1 "$TMP/data/postgres/postmaster.pid" 2>/dev/null)
   [ -n "$pm" ] && kill -QUIT "$pm" 2>/dev/null
   sleep 0.5
-  rm -rf "$TMP"
 }
-trap cleanup EXIT
+E2E_BEFORE_CLEANUP=recovery_cleanup
 
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"
-    failed=$((failed + 1))
-  fi
+coordinator() {  # coordinator PORT (0: any)
+  E2E_COORD_PORT=$1 start_coordinator --worker_lease_s $LEASE --heartbeat_interval_s 1 --requeue_backoff_s 0.5
+  PG_PORT=$(sed -n 's/.*PostgreSQL in .*, port \([0-9]*\)).*/\1/p' "$TMP/coordinator.out")
 }
 
-logs() {
-  echo "--- coordinator log"; tail -n 40 "$TMP/coordinator.log"
-  for w in "${!WORKER_PID[@]}"; do echo "--- worker $w log"; tail -n 25 "$TMP/$w.log"; done
-}
-
-die() {
-  echo "FATAL: $*"
-  logs
-  echo "$passed passed, $((failed + 1)) failed"
-  exit 1
-}
-
-start_coordinator() {  # start_coordinator PORT (0: any)
-  COORD_STARTS=$((COORD_STARTS + 1))
-  local out="$TMP/coordinator-$COORD_STARTS.out"
-  "$BIN/gwo-coordinator" --listen "127.0.0.1:$1" --data-dir "$TMP/data" --worker_lease_s $LEASE \
-    --heartbeat_interval_s 1 --requeue_backoff_s 0.5 >"$out" 2>>"$TMP/coordinator.log" &
-  COORD_PID=$!
-  PIDS+=($COORD_PID)
-  for _ in $(seq 300); do
-    grep -q "listening on" "$out" 2>/dev/null && break
-    kill -0 $COORD_PID 2>/dev/null || die "coordinator exited"
-    sleep 0.1
-  done
-  ADDR=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$out")
-  [ -n "$ADDR" ] || die "coordinator did not report its address"
-  PG_PORT=$(sed -n 's/.*PostgreSQL in .*, port \([0-9]*\)).*/\1/p' "$out")
-  export GWO_COORDINATOR=$ADDR
-}
-
-start_worker() {  # start_worker NAME
-  "$BIN/gwo-worker" --name "$1" --slots 1 --work-dir "$TMP/$1" --stop_grace_s 3 --resend_after_s 1 \
-    --max_reconnect_backoff_s 1 >"$TMP/$1.out" 2>>"$TMP/$1.log" &
-  WORKER_PID[$1]=$!
-  PIDS+=($!)
+worker() {  # worker NAME
+  start_worker "$1" --name "$1" --slots 1 --work-dir "$TMP/$1" --stop_grace_s 3 --resend_after_s 1 \
+    --max_reconnect_backoff_s 1
+  WORKER_PID[$1]=$WORKER_PID
 }
 
 submit() {
@@ -165,9 +118,9 @@ pick_victim() {
 
 case "$SCENARIO" in
 worker_kill)
-  start_coordinator 0
-  start_worker wa
-  start_worker wb
+  coordinator 0
+  worker wa
+  worker wb
   submit
   reach_mid_run
   pick_victim
@@ -193,15 +146,15 @@ worker_kill)
     series_matches "$TMP/$OTHER/runs/$RUN/attempt-2/out/metrics.jsonl"
   ;;
 coordinator_kill)
-  start_coordinator 0
+  coordinator 0
   PORT=${ADDR##*:}
-  start_worker wa
+  worker wa
   submit
   reach_mid_run
   kill -KILL $COORD_PID
   sleep 2
   check "training goes on without the coordinator" pgrep -f "gwo-train --spec $TMP/wa/runs/$RUN/attempt-1/" >/dev/null
-  start_coordinator "$PORT"
+  coordinator "$PORT"
   check "the run succeeds" wait_for 120 succeeded
   check "with its first attempt (no restart)" test "$(attempt)" = 1
   check "the worker reattached its attempt" grep -q "1 attempt(s) reattached" "$TMP/coordinator.log"
@@ -211,8 +164,8 @@ coordinator_kill)
   check "the worker's spool drains (everything acknowledged)" wait_for 10 spool_empty
   ;;
 postgres_restart)
-  start_coordinator 0
-  start_worker wa
+  coordinator 0
+  worker wa
   submit
   reach_mid_run
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -244,9 +197,9 @@ postgres_restart)
   check "the retried submit is stored once" test "$("$BIN/gwoctl" list | grep -c '^exp-')" -eq 2
   ;;
 worker_cutoff)
-  start_coordinator 0
-  start_worker wa
-  start_worker wb
+  coordinator 0
+  worker wa
+  worker wb
   submit
   reach_mid_run
   pick_victim
@@ -274,6 +227,5 @@ worker_cutoff)
   ;;
 esac
 
-[ "$failed" -ne 0 ] && logs
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -ne 0 ] && e2e_logs
+e2e_end

@@ -14,59 +14,12 @@ set -uo pipefail
 BIN=$1
 SRC=$2
 SCENARIO=$3
-TMP=$(mktemp -d /tmp/gwo-sched-XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-passed=0
-failed=0
-
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"
-    failed=$((failed + 1))
-  fi
-}
-
-logs() {
-  echo "--- coordinator log"; tail -n 40 "$TMP/coordinator.log"
-  echo "--- worker log"; tail -n 25 "$TMP/wa.log"
-}
-
-die() {
-  echo "FATAL: $*"
-  logs
-  echo "$passed passed, $((failed + 1)) failed"
-  exit 1
-}
+source "$SRC/tests/e2e/lib.sh"
+e2e_begin gwo-sched
 
 start() {  # start SLOTS: a coordinator and one worker
-  "$BIN/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$TMP/data" --heartbeat_interval_s 1 \
-    >"$TMP/coordinator.out" 2>>"$TMP/coordinator.log" &
-  PIDS+=($!)
-  for _ in $(seq 300); do
-    grep -q "listening on" "$TMP/coordinator.out" 2>/dev/null && break
-    sleep 0.1
-  done
-  ADDR=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$TMP/coordinator.out")
-  [ -n "$ADDR" ] || die "coordinator did not report its address"
-  export GWO_COORDINATOR=$ADDR
-  "$BIN/gwo-worker" --name wa --slots "$1" --work-dir "$TMP/wa" --stop_grace_s 10 >"$TMP/wa.out" 2>>"$TMP/wa.log" &
-  PIDS+=($!)
+  start_coordinator --heartbeat_interval_s 1
+  start_worker wa --name wa --slots "$1" --work-dir "$TMP/wa" --stop_grace_s 10
 }
 
 submit() {  # submit FILE: prints the first run id
@@ -157,6 +110,5 @@ stages)
   ;;
 esac
 
-[ "$failed" -ne 0 ] && logs
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -ne 0 ] && e2e_logs
+e2e_end

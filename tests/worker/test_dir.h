@@ -2,6 +2,8 @@
 #ifndef GWO_TESTS_WORKER_TEST_DIR_H_
 #define GWO_TESTS_WORKER_TEST_DIR_H_
 
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <cerrno>
@@ -29,7 +31,18 @@ class TestDir {
     }
     throw std::runtime_error(std::string("TestDir: cannot create a temporary directory: ") + std::strerror(errno));
   }
-  ~TestDir() { std::filesystem::remove_all(path_); }
+  // Not std::filesystem::remove_all: PyTorch's CUDA LibTorch (2.11 wheels) exports its
+  // own copy of it from libtorch.so, which the loader bound this call to, and that copy
+  // jumps to a null pointer (SIGSEGV, seen under cuda-gdb on an H100 host).
+  ~TestDir() {
+    nftw(path_.c_str(),
+         [](const char* p, const struct stat*, int, struct FTW*) {
+           ::remove(p);  // best effort: keep going
+           return 0;
+         },
+         16,
+         FTW_DEPTH | FTW_PHYS);
+  }
   TestDir(const TestDir&) = delete;
   TestDir& operator=(const TestDir&) = delete;
 

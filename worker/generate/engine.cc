@@ -42,6 +42,10 @@ Engine::Engine(std::shared_ptr<models::CausalLm> model, std::unique_ptr<data::To
     if (options_.device.is_cuda() && options_.cuda_graphs && DecodeGraphs::Available()) {
       graphs_ = std::make_unique<DecodeGraphs>(*model_, *cache_);
     }
+    if (options_.device.is_cuda() && options_.fused_decode && FusedDecoder::Available() &&
+        FusedDecoder::Unsupported(*model_, *cache_).empty()) {
+      fused_ = std::make_unique<FusedDecoder>(*model_, *cache_, options_.fused_steps);
+    }
   }
   thread_ = std::thread([this] { Loop(); });
 }
@@ -118,6 +122,11 @@ void Engine::Loop() {
       while (!active_.empty()) Retire(active_.size() - 1, "error", status);
     }
   }
+  try {
+    DrainFused();
+  } catch (const std::exception&) {
+    // The engine is going away; nothing reads those tokens.
+  }
   while (!active_.empty()) Retire(active_.size() - 1, "cancelled");
   std::deque<Pending> left;
   {
@@ -176,6 +185,7 @@ void Engine::Round() {
     a->text = TextStream(p.request.stop);
     a->request = std::move(p.request);
     active_.push_back(std::move(a));
+    ++batch_version_;
     Prefill(*active_.back(), static_cast<int64_t>(active_.size()) - 1);
   }
   if (!active_.empty()) DecodeStep();
@@ -205,6 +215,11 @@ void Engine::Prefill(Active& a, int64_t row) {
 }
 
 void Engine::DecodeStep() {
+  if (fused_ && UseFused()) {
+    DecodeFused();
+    return;
+  }
+  DrainFused();
   const int64_t N = static_cast<int64_t>(active_.size());
   std::vector<SamplingParams> params;
   std::vector<std::mt19937_64*> rngs;
@@ -239,6 +254,61 @@ void Engine::DecodeStep() {
   }
   // Descending, so that the row moved into a retired slot is never one still to retire.
   for (auto it = finished.rbegin(); it != finished.rend(); ++it) Retire(*it, "");
+}
+
+// Decode steps through the fused kernels (fused_decode.h): greedy batches of at most
+// FusedDecoder::max_rows() requests advance fused_steps tokens per chunk, and the next
+// chunk is enqueued before this one's tokens are streamed, so host work (detokenising,
+// stop strings, events) overlaps the GPU. Tokens past a request's end are dropped; a
+// chunk computed for an earlier batch is waited for and dropped.
+bool Engine::UseFused() const {
+  if (static_cast<int>(active_.size()) > fused_->max_rows()) return false;
+  for (const auto& a : active_) {
+    if (a->request.sampling.temperature > 0) return false;
+  }
+  return true;
+}
+
+void Engine::DrainFused() {
+  while (fused_ && fused_->in_flight() > 0) fused_->Wait();
+}
+
+void Engine::DecodeFused() {
+  const int N = static_cast<int>(active_.size());
+  const int K = fused_->steps();
+  if (fused_->in_flight() > 0 && fused_version_ != batch_version_) DrainFused();
+  if (fused_->in_flight() == 0) {
+    std::vector<int64_t> last, start;
+    for (const auto& a : active_) {
+      last.push_back(a->tokens.back());
+      start.push_back(static_cast<int64_t>(a->tokens.size()) - 1);
+    }
+    fused_->Start(last, start);
+    fused_version_ = batch_version_;
+  }
+  const std::vector<int32_t> tokens = fused_->Wait();  // (K, N)
+  // Enqueue the next chunk now when every request will still be running after this
+  // one, with room in the context, and no request waits to join or leave.
+  bool more;
+  {
+    absl::MutexLock lock(&mu_);
+    more = pending_.empty() && cancelled_.empty();
+  }
+  for (const auto& a : active_) {
+    more = more && static_cast<int>(a->generated.size()) + K < a->request.max_tokens &&
+           static_cast<int64_t>(a->tokens.size()) + 2 * K <= model_->block_size();
+  }
+  if (more) fused_->Continue();
+  std::vector<bool> finished(N, false);
+  for (int k = 0; k < K; ++k) {
+    for (int i = 0; i < N; ++i) {
+      if (!finished[i]) finished[i] = Accept(*active_[i], tokens[k * N + i]);
+    }
+  }
+  // Descending, so that the row moved into a retired slot is never one still to retire.
+  for (int i = N; i-- > 0;) {
+    if (finished[i]) Retire(static_cast<size_t>(i), "");
+  }
 }
 
 bool Engine::Accept(Active& a, int32_t token) {
@@ -295,6 +365,7 @@ void Engine::Retire(size_t index, const std::string& reason, absl::Status status
     active_[index] = std::move(active_[last]);
   }
   active_.pop_back();
+  ++batch_version_;
 }
 
 }  // namespace gwo::generate

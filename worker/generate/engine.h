@@ -26,6 +26,7 @@
 #include "spec/run_spec.h"
 #include "worker/data/tokenizer.h"
 #include "worker/generate/decode_graphs.h"
+#include "worker/generate/fused_decode.h"
 #include "worker/generate/request.h"
 #include "worker/generate/sampling.h"
 #include "worker/models/kv_cache.h"
@@ -43,6 +44,11 @@ struct EngineOptions {
   // On CUDA, replay captured graphs of the decode step (decode_graphs.h) when this
   // build can; prefill stays eager.
   bool cuda_graphs = true;
+  // On CUDA, decode batches of at most 8 greedy rows of a GPT-2 in bf16 with the fused
+  // kernels (fused_decode.h), `fused_steps` tokens per graph replay, when this build has
+  // them; other batches take the LibTorch path.
+  bool fused_decode = true;
+  int fused_steps = 8;
 };
 
 class Engine {
@@ -70,6 +76,7 @@ class Engine {
   int live() const;
   bool uses_kv_cache() const { return cached_; }
   bool uses_cuda_graphs() const { return graphs_ != nullptr; }
+  bool uses_fused_decode() const { return fused_ != nullptr; }
   const spec::RunSpec& spec() const { return spec_; }
 
  private:
@@ -80,6 +87,11 @@ class Engine {
   void Round();
   void Prefill(Active& a, int64_t row);
   void DecodeStep();
+  // DecodeStep through fused_: whether the batch qualifies, the step, and dropping a
+  // chunk computed for an earlier batch.
+  bool UseFused() const;
+  void DecodeFused();
+  void DrainFused();
   // Records `token` for a.  Returns true when the request is finished.
   bool Accept(Active& a, int32_t token);
   void Retire(size_t index, const std::string& reason, absl::Status status = absl::OkStatus());
@@ -93,6 +105,9 @@ class Engine {
   models::KvCache* cache_ = nullptr;  // owned by cache_storage_
   std::unique_ptr<models::KvCache> cache_storage_;
   std::unique_ptr<DecodeGraphs> graphs_;  // null: eager decode steps
+  std::unique_ptr<FusedDecoder> fused_;   // null: no fused decoding
+  uint64_t batch_version_ = 0;  // bumped whenever active_ gains or loses a request
+  uint64_t fused_version_ = 0;  // batch_version_ when fused_'s chunks in flight started
 
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

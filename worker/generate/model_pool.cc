@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "spec/parse.h"
 #include "worker/data/tokenizer.h"
 #include "worker/models/safetensors.h"
@@ -86,6 +87,12 @@ absl::StatusOr<std::shared_ptr<Engine>> ModelPool::Get(const std::string& path) 
   }
   auto engine = std::make_shared<Engine>(loaded->model, *std::move(tokenizer), loaded->spec,
                                          options_.engine);
+  LogInfo(absl::StrCat("loaded ", path, "; decode steps: ",
+                       engine->uses_fused_decode()   ? "fused CUDA kernels up to 8 greedy rows, else "
+                       : "",
+                       engine->uses_cuda_graphs() ? "CUDA graphs"
+                       : engine->uses_kv_cache()  ? "eager, KV cache"
+                                                  : "recomputed"));
   entries_[path] = Entry{engine, file_time, absl::Now()};
   return engine;
 }

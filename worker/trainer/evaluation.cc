@@ -18,16 +18,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-void SetCapture(const models::CausalLm& model, bool on) {
-  for (const auto& attention : model.attentions()) attention->set_capture(on);
-}
-
-std::vector<torch::Tensor> CapturedProbs(const models::CausalLm& model) {
-  std::vector<torch::Tensor> out;
-  for (const auto& attention : model.attentions()) out.push_back(attention->captured().probs);
-  return out;
-}
-
 bool SameShapes(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
   if (a.empty() || a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -132,16 +122,32 @@ Fidelity MeasureFidelity(models::CausalLm& model, models::CausalLm& reference,
   for (const auto& [x, y] : batches) {
     {
       torch::NoGradGuard no_grad;
-      SetCapture(model, true);
-      SetCapture(reference, true);
-      const torch::Tensor logits = model.forward(x);
-      const torch::Tensor reference_logits = reference.forward(x);
-      out.kl += TokenKl(reference_logits, logits).item<double>();
-      const std::vector<torch::Tensor> a = CapturedProbs(model), b = CapturedProbs(reference);
-      mse_ok = mse_ok && SameShapes(a, b);
-      if (mse_ok) mse_sum += MeanSquaredErrorPerLayer(a, b);
-      SetCapture(model, false);
-      SetCapture(reference, false);
+      out.kl += TokenKl(reference.forward(x), model.forward(x)).item<double>();
+      // The probabilities of one layer of one sequence at a time: captured whole, a
+      // GPT-2 at 4096 tokens would hold (B, nh, T, T) scores and probabilities of every
+      // layer of both models at once (~70 GiB at batch 4). Same mean as the whole
+      // tensors: every (layer, sequence) slice has the same size.
+      const auto& mine = model.attentions();
+      const auto& theirs = reference.attentions();
+      mse_ok = mse_ok && mine.size() == theirs.size() && !mine.empty();
+      double layers_sum = 0.0;
+      for (size_t l = 0; mse_ok && l < mine.size(); ++l) {
+        double rows_sum = 0.0;
+        for (int64_t r = 0; mse_ok && r < x.size(0); ++r) {
+          const torch::Tensor row = x.narrow(0, r, 1);  // (1, T)
+          mine[l]->set_capture(true);
+          theirs[l]->set_capture(true);
+          model.forward(row);
+          reference.forward(row);
+          const std::vector<torch::Tensor> a = {mine[l]->captured().probs}, b = {theirs[l]->captured().probs};
+          mse_ok = SameShapes(a, b);
+          if (mse_ok) rows_sum += MeanSquaredErrorPerLayer(a, b);
+          mine[l]->set_capture(false);
+          theirs[l]->set_capture(false);
+        }
+        layers_sum += rows_sum / static_cast<double>(x.size(0));
+      }
+      if (mse_ok) mse_sum += layers_sum / static_cast<double>(mine.size());
     }
     const std::vector<torch::Tensor> g = LayerGradients(model, model_weights, x, y);
     const std::vector<torch::Tensor> h = LayerGradients(reference, reference_weights, x, y);

@@ -107,6 +107,36 @@ std::shared_ptr<models::CausalLm> Tiny(uint64_t seed) {
   return *models::MakeModel(m, {}, 32);
 }
 
+// MeasureFidelity captures one layer of one sequence at a time (memory); its MSE must
+// equal the per-layer mean over the whole batch's captured probabilities.
+TEST(Fidelity, AttentionMseEqualsTheWholeBatchMeanOverLayers) {
+  auto model = Tiny(1);
+  auto other = Tiny(2);
+  torch::manual_seed(5);
+  const torch::Tensor x = torch::randint(0, 32, {3, 8}, torch::kLong);
+  std::vector<torch::Tensor> a, b;
+  {
+    torch::NoGradGuard no_grad;
+    model->eval();
+    other->eval();
+    for (const auto& att : model->attentions()) att->set_capture(true);
+    for (const auto& att : other->attentions()) att->set_capture(true);
+    model->forward(x);
+    other->forward(x);
+    for (const auto& att : model->attentions()) a.push_back(att->captured().probs);
+    for (const auto& att : other->attentions()) b.push_back(att->captured().probs);
+    for (const auto& att : model->attentions()) att->set_capture(false);
+    for (const auto& att : other->attentions()) att->set_capture(false);
+  }
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(a[0].size(0), 3);
+  const double whole = MeanSquaredErrorPerLayer(a, b);
+  ASSERT_GT(whole, 0.0);
+  const Fidelity f = MeasureFidelity(*model, *other, {{x, x}});
+  EXPECT_NEAR(f.attn_prob_mse, whole, 1e-12 + 1e-9 * whole);
+  for (const auto& att : model->attentions()) EXPECT_FALSE(att->captured().probs.defined());
+}
+
 TEST(Fidelity, AModelAgainstItselfHasZeroKlAndMseAndCosineOne) {
   auto model = Tiny(1);
   auto copy = Tiny(1);

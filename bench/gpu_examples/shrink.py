@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Writes a copy of an example job.yaml whose `gpu` scale keeps every shape (model, context,
+batch, tokenizer, corpus, attention options, metrics) but trains only a few steps with one seed,
+so that every run of the five examples fits in one short call on one GPU: a check that the GPU scale runs, not a result.
+
+  shrink.py IN.yaml OUT.yaml [--steps N]
+"""
+import sys
+import yaml
+
+src, dst = sys.argv[1], sys.argv[2]
+steps = int(sys.argv[sys.argv.index("--steps") + 1]) if "--steps" in sys.argv else 10
+job = yaml.safe_load(open(src))
+gpu = job["scales"]["gpu"]
+
+
+def shrink_training(t):
+    if "steps" in t:
+        t["steps"] = steps
+    for key, value in (("eval_every", steps), ("eval_batches", 2), ("log_every", 5)):
+        if key in t:
+            t[key] = value
+    if "warmup_steps" in t:
+        t["warmup_steps"] = min(t["warmup_steps"], 2)
+    icl = t.get("icl")
+    if isinstance(icl, dict) and "queries" in icl:
+        icl["queries"] = min(icl["queries"], 8)
+
+
+shrink_training(gpu.setdefault("training", {}))
+for v in gpu.get("variants", []) or []:
+    shrink_training(v.setdefault("training", {}))
+gpu["seeds"] = [1]
+
+job["name"] = job["name"] + "-gpu-smoke"
+yaml.safe_dump(job, open(dst, "w"), sort_keys=False)

@@ -1,0 +1,189 @@
+// The fused GPT-2 decode kernels (fused_decode.h) against the LibTorch cached path on
+// the same bf16 weights, on a CUDA GPU (label gpu): per-step logits, greedy chunks,
+// and the engine's greedy tokens with and without the fused path.
+#include "worker/generate/fused_decode.h"
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "worker/data/tokenizer.h"
+#include "worker/generate/engine.h"
+#include "worker/models/kv_cache.h"
+
+namespace gwo::generate {
+namespace {
+
+constexpr int kVocab = 256;
+
+spec::RunSpec Spec() {
+  spec::RunSpec spec;
+  spec.model.arch = "gpt2";
+  spec.model.n_layer = 3;
+  spec.model.n_head = 4;  // head dim 64
+  spec.model.n_embd = 256;
+  spec.model.block_size = 160;
+  spec.data.tokenizer = "byte";
+  return spec;
+}
+
+// A GPT-2 in bf16 on the GPU; weights scaled up so that logits are well separated.
+std::shared_ptr<models::CausalLm> Model() {
+  torch::manual_seed(5);
+  auto model = models::MakeModel(Spec().model, Spec().attention, kVocab);
+  EXPECT_TRUE(model.ok()) << model.status();
+  torch::NoGradGuard no_grad;
+  for (auto& p : (*model)->parameters()) {
+    if (p.dim() >= 2) p.mul_(4);
+  }
+  (*model)->to(torch::kCUDA, torch::kBFloat16);
+  (*model)->eval();
+  return *model;
+}
+
+void RequireGpu() {
+  ASSERT_TRUE(torch::cuda::is_available()) << "this gpu-labelled test needs a CUDA GPU";
+  ASSERT_TRUE(FusedDecoder::Available()) << "this build has no fused kernels (no nvcc?)";
+}
+
+// Prefills rows 0..N-1 of `cache` with prompts of different lengths; returns each
+// row's last prompt token and its position.
+void Prefill(models::CausalLm& model, models::KvCache& cache, int N, std::vector<int64_t>& last,
+             std::vector<int64_t>& pos) {
+  for (int r = 0; r < N; ++r) {
+    const int64_t P = 3 + 5 * r;
+    const torch::Tensor idx = torch::randint(kVocab, {1, P}, torch::kLong).to(torch::kCUDA);
+    const models::CacheStep step = models::MakeCacheStep(cache, r, {0}, P, 0, torch::kCUDA);
+    models::ForwardCached(model, idx, step);
+    last.push_back(idx[0][P - 1].item<int64_t>());
+    pos.push_back(P - 1);
+  }
+}
+
+TEST(FusedDecode, StepLogitsMatchTheLibTorchPath) {
+  ASSERT_NO_FATAL_FAILURE(RequireGpu());
+  c10::InferenceMode inference;
+  auto model = Model();
+  const auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+  for (int N : {1, 3, 8}) {
+    models::KvCache fused_cache = models::AllocateKvCache(model->spec(), 8, 160, opts);
+    ASSERT_EQ(FusedDecoder::Unsupported(*model, fused_cache), "");
+    FusedDecoder fused(*model, fused_cache, 4);
+    models::KvCache ref_cache = models::AllocateKvCache(model->spec(), 8, 160, opts);
+    std::vector<int64_t> last, pos, last2, pos2;
+    torch::manual_seed(N);
+    Prefill(*model, fused_cache, N, last, pos);
+    torch::manual_seed(N);
+    Prefill(*model, ref_cache, N, last2, pos2);
+    ASSERT_EQ(last, last2);
+    int agree = 0, total = 0;
+    for (int step = 0; step < 6; ++step) {
+      // Rows in their own cache rows at their own positions, like the engine's batch.
+      const torch::Tensor got = fused.StepLogits(last, pos);  // (N, V)
+      const models::CacheStep s =
+          models::MakeCacheStep(ref_cache, 0, pos, 1, 0, torch::kCUDA);
+      const torch::Tensor idx = torch::tensor(last).view({N, 1}).to(torch::kCUDA);
+      const torch::Tensor want = models::ForwardCached(*model, idx, s).select(1, 0).to(torch::kFloat);
+      const double scale = want.abs().max().item<double>();
+      const double err = (got - want).abs().max().item<double>();
+      EXPECT_LT(err, 0.03 * scale + 0.05) << "N=" << N << " step " << step;
+      const torch::Tensor g = got.argmax(-1).cpu(), w = want.argmax(-1).cpu();
+      for (int i = 0; i < N; ++i) {
+        agree += g[i].item<int64_t>() == w[i].item<int64_t>();
+        ++total;
+        last[i] = w[i].item<int64_t>();  // both paths continue from the same token
+        ++pos[i];
+      }
+    }
+    EXPECT_GE(agree, total - 1) << "N=" << N << ": greedy tokens of the two paths";
+  }
+}
+
+TEST(FusedDecode, ChunksContinueLikeSingleSteps) {
+  ASSERT_NO_FATAL_FAILURE(RequireGpu());
+  c10::InferenceMode inference;
+  auto model = Model();
+  const auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+  models::KvCache a = models::AllocateKvCache(model->spec(), 8, 160, opts);
+  models::KvCache b = models::AllocateKvCache(model->spec(), 8, 160, opts);
+  FusedDecoder chunked(*model, a, 5);
+  FusedDecoder single(*model, b, 1);
+  std::vector<int64_t> last, pos, last2, pos2;
+  torch::manual_seed(1);
+  Prefill(*model, a, 2, last, pos);
+  torch::manual_seed(1);
+  Prefill(*model, b, 2, last2, pos2);
+  // Two chunks in flight at once, then the same 10 steps one graph replay at a time.
+  chunked.Start(last, pos);
+  chunked.Continue();
+  EXPECT_EQ(chunked.in_flight(), 2);
+  std::vector<int32_t> got = chunked.Wait();
+  const std::vector<int32_t> second = chunked.Wait();
+  got.insert(got.end(), second.begin(), second.end());
+  std::vector<int32_t> want;
+  for (int k = 0; k < 10; ++k) {
+    single.Start(last, pos);
+    const std::vector<int32_t> t = single.Wait();
+    want.insert(want.end(), t.begin(), t.end());
+    for (int i = 0; i < 2; ++i) {
+      last[i] = t[i];
+      ++pos[i];
+    }
+  }
+  EXPECT_EQ(got, want);
+}
+
+struct Collected {
+  absl::Mutex mu;
+  bool done = false;
+  std::vector<int32_t> tokens;
+};
+
+std::vector<std::vector<int32_t>> Generate(bool fused, int requests) {
+  auto tokenizer = data::LoadTokenizer("byte", "");
+  EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
+  Engine engine(Model(), *std::move(tokenizer), Spec(),
+                EngineOptions{.device = torch::kCUDA, .dtype = torch::kBFloat16, .max_batch = 8,
+                              .fused_decode = fused, .fused_steps = 4});
+  EXPECT_EQ(engine.uses_fused_decode(), fused);
+  std::vector<std::unique_ptr<Collected>> out;
+  for (int i = 0; i < requests; ++i) {
+    out.push_back(std::make_unique<Collected>());
+    Collected* c = out.back().get();
+    GenerateRequest r{.prompt = "hello " + std::to_string(i), .max_tokens = 30 + 7 * i};
+    r.sampling.temperature = 0;
+    r.ignore_eos = true;
+    EXPECT_TRUE(engine.Submit(i + 1, r, [c](const GenerateEvent& e) {
+      absl::MutexLock lock(&c->mu);
+      c->tokens.insert(c->tokens.end(), e.tokens.begin(), e.tokens.end());
+      if (e.done) c->done = true;
+    }).ok());
+  }
+  std::vector<std::vector<int32_t>> tokens;
+  for (auto& c : out) {
+    absl::MutexLock lock(&c->mu);
+    c->mu.Await(absl::Condition(&c->done));
+    tokens.push_back(c->tokens);
+  }
+  return tokens;
+}
+
+TEST(FusedDecode, EngineGreedyTokensEqualTheLibTorchPath) {
+  ASSERT_NO_FATAL_FAILURE(RequireGpu());
+  for (int requests : {1, 3}) {
+    const auto want = Generate(false, requests);
+    const auto got = Generate(true, requests);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].size(), 30 + 7 * i);
+      EXPECT_EQ(got[i], want[i]) << "request " << i << " of " << requests;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gwo::generate
