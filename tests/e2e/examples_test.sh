@@ -7,58 +7,13 @@
 set -uo pipefail
 BIN=$1
 SRC=$2
-TMP=$(mktemp -d /tmp/gwo-e2e-examples-XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-passed=0
-failed=0
+source "$SRC/tests/e2e/lib.sh"
+e2e_begin gwo-e2e-examples
 
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"
-    failed=$((failed + 1))
-  fi
-}
-
-die() {
-  echo "FATAL: $*"
-  echo "--- coordinator log"; tail -n 40 "$TMP/coordinator.log"
-  echo "--- worker log"; tail -n 40 "$TMP/worker.log"
-  echo "0 passed, 1 failed"
-  exit 1
-}
-
-"$BIN/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$TMP/data" --http_listen= \
-  >"$TMP/coordinator.out" 2>"$TMP/coordinator.log" &
-PIDS+=($!)
-for _ in $(seq 300); do
-  grep -q "listening on" "$TMP/coordinator.out" 2>/dev/null && break
-  kill -0 "${PIDS[0]}" 2>/dev/null || die "coordinator exited"
-  sleep 0.2
-done
-ADDR=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$TMP/coordinator.out")
-[ -n "$ADDR" ] || die "coordinator did not report its address"
-export GWO_COORDINATOR=$ADDR
+start_coordinator --http_listen=
 echo "coordinator at $ADDR"
 
-"$BIN/gwo-worker" --name e2e-examples --slots 2 --work-dir "$TMP/work" --stop_grace_s 5 \
-  >"$TMP/worker.out" 2>"$TMP/worker.log" &
-PIDS+=($!)
+start_worker worker --name e2e-examples --slots 2 --work-dir "$TMP/work" --stop_grace_s 5
 
 EXAMPLES=(factorized-lora masks-distill performer-nsa-distill natural-side-by-side dual-form-icl)
 
@@ -212,5 +167,4 @@ if [ "$failed" -ne 0 ]; then
     grep -q "error" "$f" 2>/dev/null && { echo "--- $f"; tail -n 15 "$f"; }
   done
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_end
