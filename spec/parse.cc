@@ -106,6 +106,7 @@ void ReadData(const YAML::Node& node, const std::string& path, ErrorList* errors
   }
   r.Double("val_fraction", &d->val_fraction, 0.0, 0.9, /*exclusive_min=*/true);
   r.Int("max_bytes", &d->max_bytes, 0, INT64_MAX);
+  r.Int("max_bytes_per_label", &d->max_bytes_per_label, 0, INT64_MAX);
   r.Finish();
 }
 
@@ -346,6 +347,7 @@ std::string RunSpecToYaml(const RunSpec& r) {
   out << YAML::Key << "tokenizer" << YAML::Value << YAML::DoubleQuoted << r.data.tokenizer;
   out << YAML::Key << "val_fraction" << YAML::Value << Num(r.data.val_fraction);
   out << YAML::Key << "max_bytes" << YAML::Value << r.data.max_bytes;
+  if (r.data.max_bytes_per_label > 0) out << YAML::Key << "max_bytes_per_label" << YAML::Value << r.data.max_bytes_per_label;
   out << YAML::EndMap;
 
   const TrainingSpec& t = r.training;

@@ -209,7 +209,12 @@ void ReadIcl(MapReader& training, IclSpec* icl) {
   r.Bool("enabled", &icl->enabled);
   r.Int("shots", &icl->shots, 1, 1024);
   r.Int("queries", &icl->queries, 1, 1 << 20);
+  r.Enum("train_on", &icl->train_on, {"demonstrations", "corpus"});
+  r.Enum("loss", &icl->loss, {"label", "sequence"});
   r.Finish();
+  if (r.ok() && r.Has("loss") && icl->train_on != "demonstrations") {
+    r.errors()->Add(r.Get("loss").Mark(), r.Path("loss"), "is only used with train_on: demonstrations");
+  }
 }
 
 bool HasTeacher(const DistillSpec& d) {
@@ -334,6 +339,8 @@ void EmitTrainingModes(YAML::Emitter& out, const TrainingSpec& t) {
     out << YAML::Key << "icl" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "shots" << YAML::Value << t.icl.shots;
     out << YAML::Key << "queries" << YAML::Value << t.icl.queries;
+    out << YAML::Key << "train_on" << YAML::Value << t.icl.train_on;
+    if (t.icl.train_on == "demonstrations") out << YAML::Key << "loss" << YAML::Value << t.icl.loss;
     out << YAML::EndMap;
   }
 }

@@ -118,6 +118,10 @@ struct DataSpec {
   std::string tokenizer = "byte";
   double val_fraction = 0.1;      // share of documents held out, in (0, 0.9]
   int64_t max_bytes = 0;          // read at most this many bytes (0: everything)
+  // labelled_jsonl only: read at most this many bytes of each label's documents (0: no
+  // per-label limit), so that a small sample of a corpus sorted by label holds every
+  // label; the whole file is read (max_bytes still caps the total).
+  int64_t max_bytes_per_label = 0;
   SourceLocation path_location;   // where `path` (or `recipe`) was written; not serialized
 };
 

@@ -69,10 +69,20 @@ struct GenerateSpec {
 
 // The in-context-learning comparison (`training.icl`): demonstrations in the prompt
 // (with the reference model) against this run's fine-tuning, on labelled data.
+// The demonstrations and queries are chosen and formatted by
+// worker/trainer/icl_data.h (BuildIclTask), for the comparison and for the training.
 struct IclSpec {
   bool enabled = false;
   int shots = 4;     // demonstrations per prompt
   int queries = 16;  // validation examples measured
+  // What this run fine-tunes on. "demonstrations": every step is one batch of exactly
+  // the `shots` demonstrations the comparison's prompt shows, formatted identically
+  // (training.batch_size is not used); the dual-form setting. "corpus": language
+  // modelling on the corpus text, like any run.
+  std::string train_on = "demonstrations";
+  // With train_on demonstrations: "label", the loss on the label's tokens only (the
+  // answer); "sequence", the next-token loss on every token of each demonstration.
+  std::string loss = "label";
 };
 
 // What is measured besides train/val loss (`training.metrics`).

@@ -7,58 +7,13 @@
 set -uo pipefail
 BIN=$1
 SRC=$2
-TMP=$(mktemp -d /tmp/gwo-e2e-examples-XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-passed=0
-failed=0
+source "$SRC/tests/e2e/lib.sh"
+e2e_begin gwo-e2e-examples
 
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS: $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"
-    failed=$((failed + 1))
-  fi
-}
-
-die() {
-  echo "FATAL: $*"
-  echo "--- coordinator log"; tail -n 40 "$TMP/coordinator.log"
-  echo "--- worker log"; tail -n 40 "$TMP/worker.log"
-  echo "0 passed, 1 failed"
-  exit 1
-}
-
-"$BIN/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$TMP/data" --http_listen= \
-  >"$TMP/coordinator.out" 2>"$TMP/coordinator.log" &
-PIDS+=($!)
-for _ in $(seq 300); do
-  grep -q "listening on" "$TMP/coordinator.out" 2>/dev/null && break
-  kill -0 "${PIDS[0]}" 2>/dev/null || die "coordinator exited"
-  sleep 0.2
-done
-ADDR=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$TMP/coordinator.out")
-[ -n "$ADDR" ] || die "coordinator did not report its address"
-export GWO_COORDINATOR=$ADDR
+start_coordinator --http_listen=
 echo "coordinator at $ADDR"
 
-"$BIN/gwo-worker" --name e2e-examples --slots 2 --work-dir "$TMP/work" --stop_grace_s 5 \
-  >"$TMP/worker.out" 2>"$TMP/worker.log" &
-PIDS+=($!)
+start_worker worker --name e2e-examples --slots 2 --work-dir "$TMP/work" --stop_grace_s 5
 
 EXAMPLES=(factorized-lora masks-distill performer-nsa-distill natural-side-by-side dual-form-icl)
 
@@ -170,10 +125,40 @@ check "performer-nsa-distill: fidelity, perplexity and memory of performer and n
 check "natural-side-by-side: both models' series" \
   has_metrics natural-side-by-side "" train_loss val_loss val_ppl nat_train_loss nat_val_loss nat_val_ppl \
   nat_natural_lr_scale_l0 nat_natural_lr_scale_l1
-check "dual-form-icl: SimAOU, SimAM and Kendall tau on both tasks" \
-  has_metrics dual-form-icl "^kv-finetune/" icl_sim_aou icl_sim_am icl_kendall_tau
+ICL=(icl_sim_aou icl_sim_am icl_kendall_tau icl_acc_icl icl_acc_ft icl_acc_zsl)
+check "dual-form-icl: SimAOU, SimAM, Kendall tau and accuracies on both tasks, softmax arm" \
+  has_metrics dual-form-icl "^kv-finetune/" "${ICL[@]}"
+check "dual-form-icl: SimAOU, SimAM, Kendall tau and accuracies on both tasks, linear arm" \
+  has_metrics dual-form-icl "^kv-finetune-linear/" "${ICL[@]}"
 check "dual-form-icl: only part of the model (K/V) trains in the fine-tuning" \
-  fewer_trainable dual-form-icl "^kv-finetune/"
+  fewer_trainable dual-form-icl "^kv-finetune(-linear)?/"
+# Each fine-tuning trained on the comparison's 5 demonstrations, every label among
+# them (round-robin over the labels; max_bytes_per_label reads every label).
+finetuned_on_demonstrations() {
+  local run id log
+  for run in $(runs_of dual-form-icl "^kv-finetune(-linear)?/spam/"); do
+    id=${run#run-}
+    grep -q "fine-tuning on the 5 demonstrations (labels ham, spam, ham, spam, ham," \
+      "$TMP"/work/runs/"$id"/attempt-*/train.log || { echo "  $run"; return 1; }
+  done
+  for run in $(runs_of dual-form-icl "^kv-finetune(-linear)?/spam5/"); do
+    id=${run#run-}
+    log=$(grep -h "fine-tuning on the 5 demonstrations" "$TMP"/work/runs/"$id"/attempt-*/train.log)
+    for label in easy-ham-1 easy-ham-2 hard-ham-1 spam-1 spam-2; do
+      [[ "$log" == *"$label"* ]] || { echo "  $run lacks $label: $log"; return 1; }
+    done
+  done
+}
+check "dual-form-icl: the fine-tuning trained on the demonstrations of every label" \
+  finetuned_on_demonstrations
+# The report puts the two arms side by side (printed for the log).
+icl_report() {
+  "$BIN/gwoctl" report "${EXP[dual-form-icl]}" --baseline kv-finetune \
+    --metrics icl_sim_aou,icl_sim_am,icl_kendall_tau,icl_acc_icl,icl_acc_ft,icl_acc_zsl >"$TMP/icl.report" 2>&1 || return 1
+  cat "$TMP/icl.report"
+  grep -q "kv-finetune-linear" "$TMP/icl.report" && grep -q "icl_acc_ft" "$TMP/icl.report"
+}
+check "dual-form-icl: the report compares the softmax and linear arms" icl_report
 
 if [ "$failed" -ne 0 ]; then
   echo "--- coordinator log"; tail -n 60 "$TMP/coordinator.log"
@@ -182,5 +167,4 @@ if [ "$failed" -ne 0 ]; then
     grep -q "error" "$f" 2>/dev/null && { echo "--- $f"; tail -n 15 "$f"; }
   done
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_end

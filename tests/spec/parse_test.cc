@@ -227,6 +227,7 @@ TEST(RunSpecYaml, RoundTripsExactly) {
   r.data.format = "jsonl";
   r.data.field = "body";
   r.data.tokenizer = "gpt2";
+  r.data.max_bytes_per_label = 5000;
   std::string yaml = RunSpecToYaml(r);
   auto back = ParseRunSpec(yaml, "run.yaml");
   ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;
@@ -242,6 +243,7 @@ TEST(RunSpecYaml, RoundTripsExactly) {
   EXPECT_EQ(back->model.init_checkpoint, "best");
   EXPECT_EQ(back->training.micro_batch_size, 2);
   EXPECT_EQ(back->data.field, "body");
+  EXPECT_EQ(back->data.max_bytes_per_label, 5000);
   EXPECT_EQ(back->training.checkpoint_every, 3);
   EXPECT_EQ(back->data.tokenizer, "gpt2");
 }

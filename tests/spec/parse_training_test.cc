@@ -32,7 +32,7 @@ TEST(ParseTrainingModes, ReadsEveryField) {
   side_by_side: {attention: standard, optimizer: natural, prefix: "nat_"}
   metrics: {memory_lengths: [16, 32], fidelity_batches: 2}
   generate: {prompts: ["Once", "def f("], max_new_tokens: 5, temperature: 0.7, top_k: 10}
-  icl: {shots: 2, queries: 3}
+  icl: {shots: 2, queries: 3, train_on: demonstrations, loss: sequence}
 )");
   ASSERT_TRUE(r.ok()) << r.status();
   const TrainingSpec& t = r->training;
@@ -63,6 +63,8 @@ TEST(ParseTrainingModes, ReadsEveryField) {
   EXPECT_TRUE(t.icl.enabled);
   EXPECT_EQ(t.icl.shots, 2);
   EXPECT_EQ(t.icl.queries, 3);
+  EXPECT_EQ(t.icl.train_on, "demonstrations");
+  EXPECT_EQ(t.icl.loss, "sequence");
 
   // Round trip: RunSpecToYaml -> ParseRunSpec gives the same spec (and the same text).
   const std::string yaml = RunSpecToYaml(*r);
@@ -74,6 +76,27 @@ TEST(ParseTrainingModes, ReadsEveryField) {
   EXPECT_THAT(back->training.metrics.memory_lengths, ElementsAre(16, 32));
   EXPECT_EQ(back->training.side_by_side.prefix, "nat_");
   EXPECT_TRUE(back->training.icl.enabled);
+  EXPECT_EQ(back->training.icl.loss, "sequence");
+}
+
+TEST(ParseTrainingModes, IclTrainsOnDemonstrationsWithALabelLossByDefault) {
+  absl::StatusOr<RunSpec> r = Parse("  distill: {teacher: /t, weight: 0}\n  icl: {shots: 3}\n");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->training.icl.train_on, "demonstrations");
+  EXPECT_EQ(r->training.icl.loss, "label");
+  r = Parse("  distill: {teacher: /t, weight: 0}\n  icl: {train_on: corpus}\n");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->training.icl.train_on, "corpus");
+  absl::StatusOr<RunSpec> back = ParseRunSpec(RunSpecToYaml(*r), "run.yaml");
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << RunSpecToYaml(*r);
+  EXPECT_EQ(back->training.icl.train_on, "corpus");
+  EXPECT_EQ(RunSpecToYaml(*back), RunSpecToYaml(*r));
+  EXPECT_THAT(ErrorOf("  distill: {teacher: /t}\n  icl: {train_on: corpus, loss: label}\n"),
+              HasSubstr("training.icl.loss: is only used with train_on: demonstrations"));
+  EXPECT_THAT(ErrorOf("  distill: {teacher: /t}\n  icl: {train_on: lm}\n"),
+              HasSubstr("training.icl.train_on: expected one of demonstrations, corpus"));
+  EXPECT_THAT(ErrorOf("  distill: {teacher: /t}\n  icl: {loss: answer}\n"),
+              HasSubstr("training.icl.loss: expected one of label, sequence"));
 }
 
 TEST(ParseTrainingModes, TeacherFromRunOrVariantRoundTrips) {

@@ -1,6 +1,7 @@
 #include "worker/data/readers.h"
 
 #include <filesystem>
+#include <map>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -50,10 +51,23 @@ absl::Status LineError(const std::string& file, int64_t line, const std::string&
   return absl::InvalidArgumentError(absl::StrCat(file, ":", line, ": ", what));
 }
 
+// Cuts `doc` to what data.max_bytes_per_label leaves of its label's bytes (in
+// `label_bytes`, updated); false when the label has none left (skip the document).
+bool FitLabelBudget(const spec::DataSpec& data, Document& doc, std::map<std::string, int64_t>& label_bytes) {
+  if (data.max_bytes_per_label <= 0) return true;
+  int64_t& used = label_bytes[doc.label];
+  const int64_t left = data.max_bytes_per_label - used;
+  if (left <= 0) return false;
+  if (static_cast<int64_t>(doc.text.size()) > left) doc.text.resize(static_cast<size_t>(left));
+  used += static_cast<int64_t>(doc.text.size());
+  return true;
+}
+
 // Reads the JSON lines of `file` into `set`; false in *more once max_bytes is reached.
+// `label_bytes`: the bytes read so far per label (data.max_bytes_per_label).
 absl::Status ReadJsonLines(const spec::DataSpec& data, const std::string& file,
                            const std::string& id_prefix, bool labelled, DocumentSet& set,
-                           bool* more) {
+                           std::map<std::string, int64_t>& label_bytes, bool* more) {
   absl::StatusOr<std::string> content = ReadFileUpTo(file, -1);
   if (!content.ok()) return content.status();
   const std::string_view all = *content;
@@ -92,6 +106,7 @@ absl::Status ReadJsonLines(const spec::DataSpec& data, const std::string& file,
                                                          "\" is not a string, number or bool"));
       }
       doc.label = label->is_string() ? label->get<std::string>() : label->dump();
+      if (!FitLabelBudget(data, doc, label_bytes)) continue;
     }
     *more = Add(std::move(doc), data.max_bytes, set);
   }
@@ -147,9 +162,14 @@ absl::StatusOr<DocumentSet> ReadDocuments(const spec::DataSpec& data) {
   absl::StatusOr<std::vector<std::string>> files = ListCorpusFiles(data.path, data.glob);
   if (!files.ok()) return files.status();
 
+  if (data.max_bytes_per_label > 0 && format != "labelled_jsonl") {
+    return absl::InvalidArgumentError(absl::StrCat("corpus '", data.name, "' has format '", format,
+                                                   "'; max_bytes_per_label needs labelled_jsonl"));
+  }
   std::error_code ec;
   const bool path_is_file = fs::is_regular_file(data.path, ec);
   DocumentSet set;
+  std::map<std::string, int64_t> label_bytes;
   bool more = true;
   for (const std::string& file : *files) {
     if (!more) break;
@@ -157,7 +177,7 @@ absl::StatusOr<DocumentSet> ReadDocuments(const spec::DataSpec& data) {
                                ? fs::path(file).filename().generic_string()
                                : fs::path(file).lexically_relative(data.path).generic_string();
     if (jsonl) {
-      if (absl::Status s = ReadJsonLines(data, file, id, format == "labelled_jsonl", set, &more);
+      if (absl::Status s = ReadJsonLines(data, file, id, format == "labelled_jsonl", set, label_bytes, &more);
           !s.ok()) {
         return s;
       }

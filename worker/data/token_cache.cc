@@ -247,7 +247,13 @@ absl::StatusOr<std::string> TokenCacheKey(const spec::DataSpec& data, const Toke
                                  "\nformat: ", data.format, "\n");
   if (jsonl) absl::StrAppend(&key, "field: ", data.field, "\n");
   absl::StrAppend(&key, absl::StrFormat("val_fraction: %.17g\n", data.val_fraction),
-                  "max_bytes: ", data.max_bytes, "\nfiles:\n");
+                  "max_bytes: ", data.max_bytes, "\n");
+  // Written only when set, so that the keys of existing caches stay what they were.
+  // (The label field then decides which documents are read.)
+  if (data.max_bytes_per_label > 0) {
+    absl::StrAppend(&key, "max_bytes_per_label: ", data.max_bytes_per_label, "\nlabel_field: ", data.label_field, "\n");
+  }
+  absl::StrAppend(&key, "files:\n");
   for (const std::string& file : *files) {
     absl::StatusOr<std::string> content = ReadFileUpTo(file, -1);
     if (!content.ok()) return content.status();

@@ -40,6 +40,10 @@ inline constexpr std::string_view kNaturalScalePrefix = "natural_lr_scale_l";
 inline constexpr std::string_view kIclSimAou = "icl_sim_aou";
 inline constexpr std::string_view kIclSimAm = "icl_sim_am";
 inline constexpr std::string_view kIclKendallTau = "icl_kendall_tau";
+// The label accuracy on the comparison's queries: ICL, the fine-tuned model, zero-shot.
+inline constexpr std::string_view kIclAccuracyIcl = "icl_acc_icl";
+inline constexpr std::string_view kIclAccuracyFt = "icl_acc_ft";
+inline constexpr std::string_view kIclAccuracyZsl = "icl_acc_zsl";
 
 // The event line for one point: "metric\t<step>\t<name>\t<value>\n", value as %.9g.
 std::string FormatMetricEvent(int64_t step, std::string_view name, double value);

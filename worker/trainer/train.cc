@@ -32,6 +32,7 @@
 #include "worker/trainer/file_io.h"
 #include "worker/trainer/generate.h"
 #include "worker/trainer/icl.h"
+#include "worker/trainer/icl_data.h"
 #include "worker/trainer/learner.h"
 #include "worker/trainer/lr_schedule.h"
 #include "worker/trainer/memory_probe.h"
@@ -140,6 +141,9 @@ struct Session {
   // for the weights-only checkpoints (final.ckpt, best.ckpt, final/).
   std::shared_ptr<models::CausalLm> plain;
   std::unique_ptr<WindowSampler> sampler;
+  // training.icl.train_on demonstrations: every step's batch (inputs, targets (shots, L),
+  // targets kIgnoreTarget outside the loss); undefined: corpus windows from `sampler`.
+  torch::Tensor demo_x, demo_y;
   std::unique_ptr<MetricSink> sink;
   LoopState loop;
   int64_t saved_step = -1;   // the step of the newest training-state checkpoint in checkpoint_dir
@@ -312,7 +316,8 @@ struct Session {
     for (int64_t step = first_step; step <= training.steps && !StopRequested(); ++step) {
       const Clock::time_point begin = Clock::now();
       const double lr = LearningRate(schedule, step);
-      auto [x, y] = ToTensors(corpus().train(), sampler->Next(training.batch_size), T, device);
+      auto [x, y] = demo_x.defined() ? std::pair(demo_x, demo_y)
+                                     : ToTensors(corpus().train(), sampler->Next(training.batch_size), T, device);
       torch::Tensor teacher_logits;  // (B, T, V), or undefined
       if (teacher != nullptr && training.distill.weight > 0) {
         torch::NoGradGuard no_grad;
@@ -330,7 +335,7 @@ struct Session {
       if (side != nullptr) side_loss = side->Step(x, y, teacher_logits, training, lr);
       loop.step = step;
       loop.lr = lr;
-      tokens_since_log += training.batch_size * T;
+      tokens_since_log += x.numel();
 
       if (step == 1 || (training.log_every > 0 && step % training.log_every == 0)) {
         const double train_loss = loss.total.item<double>();  // synchronises with the device
@@ -389,11 +394,14 @@ struct Session {
       absl::StatusOr<IclComparison> icl =
           CompareIclWithFineTuning(model(), *teacher, *data.tokenizer, *examples, training.icl);
       if (!icl.ok()) return icl.status();
-      Progress("icl over %d queries: SimAOU %.4f SimAM %.4f Kendall tau %.4f", icl->queries, icl->sim_aou,
-               icl->sim_am, icl->kendall_tau);
+      Progress("icl over %d queries: SimAOU %.4f SimAM %.4f Kendall tau %.4f; label accuracy ICL %.3f FT %.3f "
+               "zero-shot %.3f",
+               icl->queries, icl->sim_aou, icl->sim_am, icl->kendall_tau, icl->accuracy_icl, icl->accuracy_ft,
+               icl->accuracy_zsl);
       if (absl::Status s = RecordAll(*sink, loop.step, "",
                                      {{kIclSimAou, icl->sim_aou}, {kIclSimAm, icl->sim_am},
-                                      {kIclKendallTau, icl->kendall_tau}});
+                                      {kIclKendallTau, icl->kendall_tau}, {kIclAccuracyIcl, icl->accuracy_icl},
+                                      {kIclAccuracyFt, icl->accuracy_ft}, {kIclAccuracyZsl, icl->accuracy_zsl}});
           !s.ok()) {
         return s;
       }
@@ -428,6 +436,28 @@ absl::StatusOr<std::unique_ptr<Learner>> MakeSideLearner(const spec::RunSpec& sp
     }
   }
   return MakeLearner(*std::move(model), spec.training, side.optimizer, side.prefix);
+}
+
+// training.icl.train_on demonstrations: the fine-tuning batch of the comparison's
+// demonstrations (icl_data.h; block_size: the smaller of this model's and the
+// teacher's, as CompareIclWithFineTuning takes it).
+absl::Status UseDemonstrations(Session& session) {
+  const spec::TrainingSpec& training = session.spec.training;
+  absl::StatusOr<data::LabelledExamples> examples = data::LoadLabelledExamples(session.spec.data);
+  if (!examples.ok()) return examples.status();
+  int64_t block = session.model().block_size();
+  if (session.teacher != nullptr) block = std::min<int64_t>(block, session.teacher->block_size());
+  absl::StatusOr<IclTask> task = BuildIclTask(*session.data.tokenizer, *examples, training.icl, block);
+  if (!task.ok()) return task.status();
+  const MaskedBatch batch = DemonstrationBatch(task->demonstrations, training.icl.loss == "label");
+  session.demo_x = torch::tensor(batch.inputs, torch::kLong).view({batch.rows, batch.cols}).to(session.device);
+  session.demo_y = torch::tensor(batch.targets, torch::kLong).view({batch.rows, batch.cols}).to(session.device);
+  std::vector<std::string> labels;
+  for (const FormattedExample& d : task->demonstrations) labels.push_back(d.label);
+  Progress("fine-tuning on the %d demonstrations (labels %s, %d tokens each at most), loss on %s",
+           batch.rows, absl::StrJoin(labels, ", "), batch.cols + 1,
+           training.icl.loss == "label" ? "the label tokens" : "every token");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TrainResult> Train(const spec::RunSpec& spec, const TrainOptions& options) {
@@ -490,6 +520,10 @@ absl::StatusOr<TrainResult> Train(const spec::RunSpec& spec, const TrainOptions&
   session.sampler =
       std::make_unique<WindowSampler>(static_cast<int64_t>(session.corpus().train().size()),
                                       spec.model.block_size, static_cast<uint64_t>(spec.seed));
+  if (training.icl.enabled && training.icl.train_on == "demonstrations") {
+    absl::Status s = UseDemonstrations(session);
+    if (!s.ok()) return s;
+  }
   if (absl::Status s = session.Begin(start->point); !s.ok()) return s;
 
   // An attempt stopped during the evaluation of its last step owes it.

@@ -125,6 +125,29 @@ TEST(ReadDocuments, MaxBytesCutsTheLastDocumentOfAJsonlFile) {
   EXPECT_EQ(set->bytes, 6);
 }
 
+TEST(ReadDocuments, MaxBytesPerLabelReadsTheStartOfEveryLabel) {
+  const gwo::testing::TestDir dir;
+  // Sorted by label, like the spam corpus: a plain max_bytes would read only "a".
+  const std::string file = dir.Write(
+      "l.jsonl", "{\"text\": \"a1a1\", \"label\": \"a\"}\n{\"text\": \"a2a2\", \"label\": \"a\"}\n"
+                 "{\"text\": \"a3a3\", \"label\": \"a\"}\n{\"text\": \"b1b1\", \"label\": \"b\"}\n"
+                 "{\"text\": \"b2b2\", \"label\": \"b\"}\n{\"text\": \"c1\", \"label\": \"c\"}\n");
+  spec::DataSpec data = Spec(file, "labelled_jsonl");
+  data.max_bytes_per_label = 6;
+  absl::StatusOr<DocumentSet> set = ReadDocuments(data);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_THAT(Texts(*set), ElementsAre("a1a1", "a2", "b1b1", "b2", "c1"));
+  EXPECT_EQ(set->bytes, 14);
+  data.max_bytes = 9;  // still the cap on the total
+  set = ReadDocuments(data);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_THAT(Texts(*set), ElementsAre("a1a1", "a2", "b1b"));
+  spec::DataSpec plain = Spec(file, "jsonl");
+  plain.max_bytes_per_label = 6;
+  EXPECT_THAT(std::string(ReadDocuments(plain).status().message()),
+              HasSubstr("max_bytes_per_label needs labelled_jsonl"));
+}
+
 TEST(ReadDocuments, UnknownFormatIsInvalidArgument) {
   const gwo::testing::TestDir dir;
   const std::string file = dir.Write("a.txt", "x");

@@ -16,7 +16,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::shared_ptr<models::CausalLm> Tiny(uint64_t seed, int block_size = 64) {
+std::shared_ptr<models::CausalLm> Tiny(uint64_t seed, int block_size = 128) {
   spec::ModelSpec m;
   m.n_layer = 2;
   m.n_head = 2;
@@ -83,15 +83,23 @@ TEST(Icl, TheReferenceAgainstItselfHasNoOutputUpdate) {
   EXPECT_EQ(c->sim_aou, 0.0);
 }
 
-TEST(Icl, TooFewDemonstrationsIsAnErrorAndLongQueriesAreCut) {
-  auto model = Tiny(1, 8);
+TEST(Icl, TooFewDemonstrationsOrTooSmallABlockIsAnError) {
+  auto model = Tiny(1, 16);
   const std::unique_ptr<data::Tokenizer> tokenizer = *data::LoadTokenizer("byte", "");
   EXPECT_THAT(std::string(CompareIclWithFineTuning(*model, *model, *tokenizer, Examples(), {.shots = 9}).status().message()),
               HasSubstr("training.icl.shots is 9 but the corpus has 4 training examples"));
-  // A block of 8 holds the last 4 tokens of each query ("bel:") after demonstrations.
-  absl::StatusOr<IclComparison> cut = CompareIclWithFineTuning(*model, *model, *tokenizer, Examples(), {.shots = 1});
-  ASSERT_TRUE(cut.ok()) << cut.status();
-  EXPECT_EQ(cut->queries, 4);
+  // A block of 16 has no room for "<text>\nLabel: spam\n\n" beside a query.
+  EXPECT_THAT(std::string(CompareIclWithFineTuning(*model, *model, *tokenizer, Examples(), {.shots = 1}).status().message()),
+              HasSubstr("block_size 16 leaves"));
+  auto wide = Tiny(1);
+  absl::StatusOr<IclComparison> all = CompareIclWithFineTuning(*wide, *wide, *tokenizer, Examples(), {.shots = 1});
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->queries, 4);
+  for (double accuracy : {all->accuracy_icl, all->accuracy_ft, all->accuracy_zsl}) {
+    EXPECT_GE(accuracy, 0.0);
+    EXPECT_LE(accuracy, 1.0);
+  }
+  EXPECT_EQ(all->accuracy_ft, all->accuracy_zsl);  // the same model on the same query
 }
 
 }  // namespace
