@@ -8,14 +8,13 @@
 
 namespace gwo::data {
 
-// $GWO_SOURCE_DIR/tests/fixtures/tokenizers/<name>; without that variable, found from
-// this header's own path (CMake compiles with absolute paths).
+// $GWO_SOURCE_DIR/tests/fixtures/tokenizers/<name>; without that variable, under the
+// source dir CMake compiled in (GWO_TEST_SOURCE_DIR). Not __FILE__: ccache with a
+// base_dir compiles with relative paths, which do not hold from the test's directory.
 inline std::string TokenizerFixture(const std::string& name) {
   const char* root = std::getenv("GWO_SOURCE_DIR");
   const std::filesystem::path dir =
-      root != nullptr && *root != '\0'
-          ? std::filesystem::path(root) / "tests/fixtures/tokenizers"
-          : std::filesystem::path(__FILE__).parent_path() / "../../fixtures/tokenizers";
+      std::filesystem::path(root != nullptr && *root != '\0' ? root : GWO_TEST_SOURCE_DIR) / "tests/fixtures/tokenizers";
   return (dir / name).lexically_normal().string();
 }
 
