@@ -17,7 +17,9 @@
 #   (cd / && find usr/lib/python3.11 -name '*.py' -print0 | tar --null -T - -cJf $REPO/.carry-gpu/pystdlib.txz)
 # Environment: OUT (default /tmp/gwo-gpu-examples), STEPS (10), SLOTS (runs at once, 1:
 # several runs of these shapes do not fit on one 80 GB GPU together),
-# TIME_LIMIT_S (wait at most this long for all runs, 420), EXAMPLES (names, default all five).
+# TIME_LIMIT_S (wait at most this long for all runs, 420), EXAMPLES (names, default all five),
+# EXTRA_CHECKS (1: also build and run the 1M-point downsample test and the LibTorch test
+# binaries of gwo-train on this host; 0: skip). Writes everything as $OUT/results.tgz.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${OUT:-/tmp/gwo-gpu-examples}
