@@ -128,6 +128,19 @@ int64_t PostgresTest::Worker(const std::string& name) {
   return id.value_or(0);
 }
 
+int64_t PostgresTest::CreateRuns(const std::vector<NewRun>& runs) {
+  absl::StatusOr<ExperimentRecord> e = store_->CreateExperiment("exp", "", "", runs, nullptr);
+  EXPECT_TRUE(e.ok()) << e.status();
+  return e.ok() ? e->id : 0;
+}
+
+Assignment PostgresTest::Claim(int64_t worker) {
+  absl::StatusOr<std::optional<Assignment>> a = store_->ClaimNextRun(worker);
+  EXPECT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(a.ok() && a->has_value());
+  return a.ok() && a->has_value() ? **a : Assignment{};
+}
+
 NewRun MakeRun(const std::string& name, int priority, int max_restarts) {
   NewRun run;
   run.name = name;

@@ -29,6 +29,11 @@ class PostgresTest : public ::testing::Test {
 
   // Registers a worker named `name` (one slot); its id.
   int64_t Worker(const std::string& name);
+  // Creates experiment "exp" with `runs`; its id (0 after a test failure).
+  int64_t CreateRuns(const std::vector<NewRun>& runs);
+  // Claims the next queued run for `worker`, expecting one; an empty assignment after a
+  // test failure.
+  Assignment Claim(int64_t worker);
 
   std::unique_ptr<Store> store_;
 };

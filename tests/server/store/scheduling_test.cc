@@ -14,20 +14,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class SchedulingTest : public PostgresTest {
- protected:
-  int64_t CreateRuns(const std::vector<NewRun>& runs) {
-    absl::StatusOr<ExperimentRecord> e = store_->CreateExperiment("exp", "", "", runs, nullptr);
-    EXPECT_TRUE(e.ok()) << e.status();
-    return e.ok() ? e->id : 0;
-  }
-  Assignment Claim(int64_t worker) {
-    absl::StatusOr<std::optional<Assignment>> a = store_->ClaimNextRun(worker);
-    EXPECT_TRUE(a.ok()) << a.status();
-    EXPECT_TRUE(a.ok() && a->has_value());
-    return a.ok() && a->has_value() ? **a : Assignment{};
-  }
-};
+class SchedulingTest : public PostgresTest {};
 
 std::vector<std::pair<int64_t, double>> Points(const MetricSeriesRecord& s) {
   std::vector<std::pair<int64_t, double>> out;

@@ -17,16 +17,6 @@ using ::testing::ElementsAre;
 class SeriesTest : public PostgresTest {
  protected:
   // One experiment with the given runs; returns its id.
-  int64_t Create(const std::vector<NewRun>& runs) {
-    absl::StatusOr<ExperimentRecord> e = store_->CreateExperiment("exp", "", "", runs, nullptr);
-    EXPECT_TRUE(e.ok()) << e.status();
-    return e.ok() ? e->id : 0;
-  }
-  Assignment Claim(int64_t worker) {
-    absl::StatusOr<std::optional<Assignment>> a = store_->ClaimNextRun(worker);
-    EXPECT_TRUE(a.ok() && a->has_value());
-    return a.ok() && a->has_value() ? **a : Assignment{};
-  }
   void Record(const Assignment& a, const std::string& name, std::vector<std::pair<int64_t, double>> points) {
     std::vector<MetricPointRecord> records;
     for (auto [step, value] : points) records.push_back({step, name, value});
@@ -35,7 +25,7 @@ class SeriesTest : public PostgresTest {
   // Attempt 1 reports steps 1..5 of "loss" (values 10 + step) and is lost; attempt
   // 2 resumes from step 3 and reports 4..6 (values 20 + step).
   Assignment ResumedRun(int64_t* experiment) {
-    *experiment = Create({MakeRun("a")});
+    *experiment = CreateRuns({MakeRun("a")});
     const int64_t w = Worker("w");
     Assignment first = Claim(w);
     Record(first, "loss", {{1, 11}, {2, 12}, {3, 13}, {4, 14}, {5, 15}});
@@ -84,7 +74,7 @@ TEST_F(SeriesTest, CleanSeriesDropsPointsSupersededByAResumedAttempt) {
 }
 
 TEST_F(SeriesTest, BucketsKeepFirstLastMinMaxAndMean) {
-  Create({MakeRun("a")});
+  CreateRuns({MakeRun("a")});
   Assignment a = Claim(Worker("w"));
   // Steps 0..9 with values 0..9 except a dip at step 3 and a spike at step 6; 2 buckets of 5 steps.
   std::vector<std::pair<int64_t, double>> pts;
@@ -106,7 +96,7 @@ TEST_F(SeriesTest, BucketsKeepFirstLastMinMaxAndMean) {
 }
 
 TEST_F(SeriesTest, OneMillionPointsDownsampleInSqlKeepingTheGlobalExtremes) {
-  Create({MakeRun("big")});
+  CreateRuns({MakeRun("big")});
   Assignment a = Claim(Worker("w"));
   // 1M points of a noisy curve, with one spike and one dip that must survive,
   // written with generate_series (RecordMetrics would take minutes), with the
@@ -152,7 +142,7 @@ TEST_F(SeriesTest, OneMillionPointsDownsampleInSqlKeepingTheGlobalExtremes) {
 }
 
 TEST_F(SeriesTest, MetricsAfterPagesInCommitOrderWithTheRunState) {
-  Create({MakeRun("a")});
+  CreateRuns({MakeRun("a")});
   Assignment a = Claim(Worker("w"));
   Record(a, "loss", {{1, 1}, {2, 2}});
   Record(a, "acc", {{2, 0.1}});
@@ -174,7 +164,7 @@ TEST_F(SeriesTest, MetricsAfterPagesInCommitOrderWithTheRunState) {
 }
 
 TEST_F(SeriesTest, LogsAfterAndTailStart) {
-  Create({MakeRun("a")});
+  CreateRuns({MakeRun("a")});
   Assignment a = Claim(Worker("w"));
   ASSERT_TRUE(store_->AppendLogs(a.run_id, a.attempt, {"l1", "l2", "l3", "l4"}).ok());
   LogPage all = store_->LogsAfter(a.run_id, 0, 100).value();

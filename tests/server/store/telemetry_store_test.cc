@@ -8,19 +8,7 @@
 namespace gwo::server::testing {
 namespace {
 
-class TelemetryStoreTest : public PostgresTest {
- protected:
-  int64_t CreateRuns(const std::vector<NewRun>& runs) {
-    absl::StatusOr<ExperimentRecord> e = store_->CreateExperiment("exp", "", "", runs, nullptr);
-    EXPECT_TRUE(e.ok()) << e.status();
-    return e.ok() ? e->id : 0;
-  }
-  Assignment Claim(int64_t worker) {
-    absl::StatusOr<std::optional<Assignment>> a = store_->ClaimNextRun(worker);
-    EXPECT_TRUE(a.ok() && a->has_value()) << a.status();
-    return a.ok() && a->has_value() ? **a : Assignment{};
-  }
-};
+class TelemetryStoreTest : public PostgresTest {};
 
 TEST_F(TelemetryStoreTest, CountsRunsInEveryState) {
   absl::StatusOr<std::map<RunState, int64_t>> empty = store_->CountRunsByState();
