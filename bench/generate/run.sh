@@ -52,6 +52,20 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 fi
 bin=$BUILD/bin
 
+# 1b. The fused decode step alone (no LibTorch, no serving): microseconds per step by
+# batch, with and without programmatic dependent launches (bench/generate/fused_step_bench.cu).
+nvcc=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+if [[ ${SMALL:-0} != 1 && -x $nvcc ]]; then
+  log "fused decode step alone"
+  if "$nvcc" -std=c++20 -O3 -arch=sm_90 -I"$root" "$root/bench/generate/fused_step_bench.cu" \
+       "$root/worker/generate/fused_gpt2.cu" -o "$work/fused_step_bench" >"$OUT/fused_step_build.log" 2>&1; then
+    { "$work/fused_step_bench" 128; echo; "$work/fused_step_bench" 512; } >"$OUT/fused_step.txt" 2>&1 || true
+    cat "$OUT/fused_step.txt"
+  else
+    tail -n 20 "$OUT/fused_step_build.log"
+  fi
+fi
+
 # 2. PostgreSQL server binaries for the embedded database, when the host has none.
 pg_bin=""
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -164,4 +178,7 @@ print(f"\n- gwo 1 request / peer ({mode}) batch 1: **{g1 / p[(1, mode)]:.2f}x** 
 print(f"- gwo 32 concurrent / gwo 1 request: **{g32 / g1:.1f}x** (target >= 10x)")
 print(f"- gwo 32 concurrent / peer ({mode}) batch 32: {g32 / p[(32, mode)]:.2f}x")
 print(f"- greedy tokens of gwo and the peer agree for the first {same} of {min(len(a), len(b))} tokens")
+if os.path.exists(f"{out}/fused_step.txt"):
+    print("\nThe fused decode step alone (bench/generate/fused_step_bench.cu):\n")
+    print(open(f"{out}/fused_step.txt").read())
 PY

@@ -18,7 +18,8 @@
 # Environment: OUT (default /tmp/gwo-gpu-examples), STEPS (10), SLOTS (runs at once, 1:
 # several runs of these shapes do not fit on one 80 GB GPU together),
 # TIME_LIMIT_S (wait at most this long for all runs, 420), EXAMPLES (names, default all five),
-# EXTRA_CHECKS (1: also build and run the 1M-point downsample test and the LibTorch test
+# SHRINK_ARGS (passed to shrink.py, e.g. "--variants baseline,nsa --datasets prose" to rerun
+# a few runs), EXTRA_CHECKS (1: also build and run the 1M-point downsample test and the LibTorch test
 # binaries of gwo-train on this host; 0: skip). Writes everything as $OUT/results.tgz.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -75,7 +76,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 exps=()
 for name in ${EXAMPLES:-factorized-lora masks-distill performer-nsa-distill natural-side-by-side dual-form-icl}; do
   f=$root/examples/$name.yaml
-  python3 "$root/bench/gpu_examples/shrink.py" "$f" "$work/$name.yaml" --steps "$STEPS"
+  python3 "$root/bench/gpu_examples/shrink.py" "$f" "$work/$name.yaml" --steps "$STEPS" ${SHRINK_ARGS:-}
   cp "$work/$name.yaml" "$OUT/$name.smoke.yaml"
   if "$bin/gwoctl" submit "$work/$name.yaml" --scale gpu >"$OUT/$name.submit.log" 2>&1; then
     exp=$(grep -o 'exp-[0-9]*' "$OUT/$name.submit.log" | head -n 1)

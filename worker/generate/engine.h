@@ -44,7 +44,7 @@ struct EngineOptions {
   // On CUDA, replay captured graphs of the decode step (decode_graphs.h) when this
   // build can; prefill stays eager.
   bool cuda_graphs = true;
-  // On CUDA, decode batches of at most 8 greedy rows of a GPT-2 in bf16 with the fused
+  // On CUDA, decode batches of at most 32 greedy rows of a GPT-2 in bf16 with the fused
   // kernels (fused_decode.h), `fused_steps` tokens per graph replay, when this build has
   // them; other batches take the LibTorch path.
   bool fused_decode = true;

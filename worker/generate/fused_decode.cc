@@ -3,10 +3,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "worker/models/gpt2.h"
 
 #ifdef GWO_WITH_FUSED_DECODE
+#include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -31,6 +33,7 @@ struct FusedDecoder::State {
   std::vector<torch::Tensor> keep;  // contiguous weights the kernels read
   torch::Tensor tok, pos;           // (kMaxRows) int32 on the device
   torch::Tensor x, qkv, y, h, logits;
+  torch::Tensor attn_part, attn_count, best, head_count;  // the kernels' scratch
   torch::Tensor staging;            // (2, kMaxRows) int32 pinned: tokens, positions
   torch::Tensor out;                // (steps, kMaxRows) int32 on the device
   torch::Tensor host[2];            // (steps, kMaxRows) int32 pinned
@@ -39,6 +42,10 @@ struct FusedDecoder::State {
 };
 
 bool FusedDecoder::Available() { return true; }
+
+bool FusedDecoder::SupportsProgrammaticLaunches() {
+  return torch::cuda::is_available() && at::cuda::getCurrentDeviceProperties()->major >= 9;
+}
 
 std::string FusedDecoder::Unsupported(const models::CausalLm& model, const models::KvCache& cache) {
   const models::Gpt2Impl* g = AsGpt2(model);
@@ -121,6 +128,11 @@ FusedDecoder::FusedDecoder(models::CausalLm& model, models::KvCache& cache, int 
   s_->y = torch::zeros({R, m.C}, bf);
   s_->h = torch::zeros({R, m.I}, bf);
   s_->logits = torch::zeros({R, m.V}, bf);
+  s_->attn_part = torch::zeros({R, m.n_head, fused::AttentionSplits(m.max_len), 66},
+                               torch::TensorOptions().dtype(torch::kFloat).device(dev));
+  s_->attn_count = torch::zeros({R, m.n_head}, i32.device(dev));
+  s_->best = torch::zeros({R}, torch::TensorOptions().dtype(torch::kLong).device(dev));
+  s_->head_count = torch::zeros({1}, i32.device(dev));
   s_->staging = torch::zeros({2, R}, i32).pin_memory();
   s_->out = torch::zeros({steps, R}, i32.device(dev));
   for (auto& h : s_->host) h = torch::zeros({steps, R}, i32).pin_memory();
@@ -131,32 +143,57 @@ FusedDecoder::FusedDecoder(models::CausalLm& model, models::KvCache& cache, int 
   m.y = s_->y.data_ptr();
   m.h = s_->h.data_ptr();
   m.logits = s_->logits.data_ptr();
-  max_rows_ = static_cast<int>(std::min<int64_t>(R, cache.rows()));
+  m.attn_part = s_->attn_part.data_ptr<float>();
+  m.attn_count = s_->attn_count.data_ptr<int32_t>();
+  m.best = reinterpret_cast<unsigned long long*>(s_->best.data_ptr<int64_t>());
+  m.head_count = reinterpret_cast<uint32_t*>(s_->head_count.data_ptr<int32_t>());
+  // Programmatic dependent launches need sm_90; GWO_FUSED_PDL=0 turns them off.
+  const char* pdl_env = std::getenv("GWO_FUSED_PDL");
+  {
+    c10::cuda::CUDAGuard device_guard(dev);
+    m.pdl = SupportsProgrammaticLaunches() && !(pdl_env && std::string(pdl_env) == "0");
+  }
+  max_rows_ = 1;  // the largest bucket (a power of two) the cache's rows hold
+  while (max_rows_ * 2 <= std::min<int64_t>(R, cache.rows())) max_rows_ *= 2;
 
   // One graph per bucket, captured on a side stream after an eager warm-up step (which
-  // loads the kernels); steps start from token 0 at position 0 of free rows.
-  c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
-  c10::cuda::getCurrentCUDAStream().synchronize();
-  {
-    c10::cuda::CUDAStreamGuard guard(stream);
-    for (int b = 1; b <= max_rows_; b *= 2) {
-      s_->tok.zero_();
-      s_->pos.zero_();
-      std::string err = fused::EnqueueStep(m, b, nullptr, stream.stream());
-      TORCH_CHECK(err.empty(), "fused decode warm-up: ", err);
-      stream.synchronize();
-      auto graph = std::make_unique<at::cuda::CUDAGraph>();
-      graph->capture_begin();
-      for (int k = 0; k < steps && err.empty(); ++k) {
-        err = fused::EnqueueStep(m, b, s_->out[k].data_ptr<int32_t>(), stream.stream());
-      }
-      graph->capture_end();
-      TORCH_CHECK(err.empty(), "fused decode capture: ", err);
-      s_->graphs[b] = std::move(graph);
-    }
-    stream.synchronize();
+  // loads the kernels); steps start from token 0 at position 0 of free rows. Should a
+  // capture with programmatic dependent launches fail, every graph is captured without.
+  try {
+    Capture();
+  } catch (const c10::Error&) {
+    if (!m.pdl) throw;
+    m.pdl = false;
+    s_->graphs.clear();
+    (void)cudaGetLastError();
+    Capture();
   }
 }
+
+void FusedDecoder::Capture() {
+  fused::Gpt2Decode& m = s_->m;
+  c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
+  c10::cuda::getCurrentCUDAStream().synchronize();
+  c10::cuda::CUDAStreamGuard guard(stream);
+  for (int b = 1; b <= max_rows_; b *= 2) {
+    s_->tok.zero_();
+    s_->pos.zero_();
+    std::string err = fused::EnqueueStep(m, b, nullptr, stream.stream());
+    TORCH_CHECK(err.empty(), "fused decode warm-up: ", err);
+    stream.synchronize();
+    auto graph = std::make_unique<at::cuda::CUDAGraph>();
+    graph->capture_begin();
+    for (int k = 0; k < steps_ && err.empty(); ++k) {
+      err = fused::EnqueueStep(m, b, s_->out[k].data_ptr<int32_t>(), stream.stream());
+    }
+    graph->capture_end();
+    TORCH_CHECK(err.empty(), "fused decode capture: ", err);
+    s_->graphs[b] = std::move(graph);
+  }
+  stream.synchronize();
+}
+
+bool FusedDecoder::programmatic_launches() const { return s_->m.pdl; }
 
 FusedDecoder::~FusedDecoder() = default;
 
@@ -230,6 +267,7 @@ torch::Tensor FusedDecoder::StepLogits(const std::vector<int64_t>& tokens,
 
 struct FusedDecoder::State {};
 bool FusedDecoder::Available() { return false; }
+bool FusedDecoder::SupportsProgrammaticLaunches() { return false; }
 std::string FusedDecoder::Unsupported(const models::CausalLm& model, const models::KvCache&) {
   return AsGpt2(model) ? "this build has no CUDA kernels" : "not a GPT-2";
 }
@@ -237,6 +275,8 @@ FusedDecoder::FusedDecoder(models::CausalLm&, models::KvCache&, int steps) : ste
   TORCH_CHECK(false, "fused decode: this build has no CUDA kernels");
 }
 FusedDecoder::~FusedDecoder() = default;
+void FusedDecoder::Capture() {}
+bool FusedDecoder::programmatic_launches() const { return false; }
 int FusedDecoder::Bucket(int) const { return 0; }
 void FusedDecoder::Upload(const std::vector<int64_t>&, const std::vector<int64_t>&) {}
 void FusedDecoder::Start(const std::vector<int64_t>&, const std::vector<int64_t>&) {

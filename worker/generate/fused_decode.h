@@ -1,4 +1,4 @@
-// Greedy GPT-2 decoding at small batch through the fused kernels of fused_gpt2.h:
+// Greedy GPT-2 decoding of up to 32 rows through the fused kernels of fused_gpt2.h:
 // chunks of `steps` consecutive decode steps, each chunk one CUDA graph replay (the
 // argmax token is fed back on the device), whose tokens come back to the host with one
 // copy. A chunk can be enqueued behind the one in flight (Continue), so the host
@@ -25,20 +25,26 @@ class FusedDecoder {
  public:
   // Whether this build has the fused kernels.
   static bool Available();
+  // Whether the current GPU takes programmatic dependent launches (sm_90 and newer).
+  static bool SupportsProgrammaticLaunches();
 
   // Empty when `model` (a GPT-2 without LoRA adapters, bf16 on CUDA, head dim 64) with
   // `cache` (its rows, contiguous) can decode here; otherwise why not.
   static std::string Unsupported(const models::CausalLm& model, const models::KvCache& cache);
 
-  // `model` and `cache` (holding no sequences yet: warm-up writes rows 0..7) must
+  // `model` and `cache` (holding no sequences yet: warm-up writes rows 0..31) must
   // outlive this object and pass Unsupported. Captures one graph of `steps` steps per
-  // batch bucket (1, 2, 4, 8, up to the cache's rows). Throws c10::Error.
+  // batch bucket (1, 2, 4, ..., 32, up to the cache's rows). On sm_90 and newer the
+  // kernels are programmatic dependent launches unless GWO_FUSED_PDL=0 (or their
+  // capture fails). Throws c10::Error.
   FusedDecoder(models::CausalLm& model, models::KvCache& cache, int steps);
   ~FusedDecoder();
 
   int max_rows() const { return max_rows_; }
   int steps() const { return steps_; }
   int in_flight() const { return static_cast<int>(queue_.size()); }
+  // Whether the graphs use programmatic dependent launches.
+  bool programmatic_launches() const;
 
   // Enqueues a chunk for cache rows [0, N), N = tokens.size() <= max_rows(): row i
   // feeds tokens[i] at positions[i] (< the cache's max_len). Needs in_flight() == 0.
@@ -56,6 +62,7 @@ class FusedDecoder {
 
  private:
   struct State;
+  void Capture();  // the graph of every bucket
   int Bucket(int n) const;
   void Upload(const std::vector<int64_t>& tokens, const std::vector<int64_t>& positions);
 

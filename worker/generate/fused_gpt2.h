@@ -1,13 +1,18 @@
-// Fused CUDA kernels of one GPT-2 decode step at small batch (rows 0..B-1 of a key/value
-// cache, one new token per row), bf16 weights and activations, fp32 accumulation.
+// Fused CUDA kernels of one GPT-2 decode step (rows 0..B-1 of a key/value cache, one
+// new token per row, B up to 32), bf16 weights and activations, fp32 accumulation.
 // Free of LibTorch: fused_decode.cc fills these structs from a models::Gpt2 and its
-// KvCache. Per layer five kernels: LayerNorm 1 fused into the QKV GEMV (keys and values
-// written straight into the cache at the row's position), attention over the valid
-// positions only, the output projection with bias and residual add, LayerNorm 2 fused
-// into the fc GEMV with GELU(tanh), the MLP projection with bias and residual add; then
-// the final LayerNorm, the LM head GEMV and an argmax that feeds the token back.
-// Positions and tokens live in device memory, so a step is CUDA-graph safe and
-// consecutive steps can be captured together.
+// KvCache. Per layer five kernels: LayerNorm 1 fused into the QKV projection (keys and
+// values written straight into the cache at the row's position), attention over the
+// valid positions only (split over blocks of 64 keys, the last block of a head combines
+// them), the output projection with bias and residual add, LayerNorm 2 fused into the
+// fc projection with GELU(tanh), the MLP projection with bias and residual add; then
+// the final LayerNorm and the LM head, whose blocks also reduce the argmax (the last
+// block feeds the token back). Up to 8 rows a warp computes one output row with CUDA
+// cores; 16 and 32 rows use tensor cores (mma.sync m16n8k16, 16 output rows per block,
+// K split over the block's warps). Positions and tokens live in device memory, so a
+// step is CUDA-graph safe and consecutive steps can be captured together. With `pdl`,
+// kernels are launched as programmatic dependents (sm_90): each one prefetches its
+// weights into L2 and starts while its predecessor finishes.
 //
 // Rounding follows PyTorch's bf16 decoder: each op's output (LayerNorm, each
 // projection with its bias, GELU, each residual sum, attention output, logits) is
@@ -57,19 +62,28 @@ struct Gpt2Decode {
   void* y = nullptr;       // (rows, C) attention output, then final LayerNorm output
   void* h = nullptr;       // (rows, I) MLP hidden
   void* logits = nullptr;  // (rows, V)
+  // Scratch, zeroed once (the kernels leave the counters and keys at zero):
+  float* attn_part = nullptr;         // (rows, n_head, AttentionSplits(max_len), 66)
+  int32_t* attn_count = nullptr;      // (rows, n_head)
+  unsigned long long* best = nullptr;  // (rows): packed (logit, id) argmax keys
+  uint32_t* head_count = nullptr;     // (1): LM head blocks done
+  bool pdl = false;                   // programmatic dependent launches
 };
 
-// Rows a fused step handles at most; B must be 1, 2, 4 or 8.
-inline constexpr int kMaxRows = 8;
+// Rows a fused step handles at most; B must be 1, 2, 4, 8, 16 or 32.
+inline constexpr int kMaxRows = 32;
 
-// Empty when `m`'s shape suits the kernels (head dim 64, C and I multiples of 8,
+// Blocks of keys the attention of one row and head is split into at most.
+int AttentionSplits(int max_len);
+
+// Empty when `m`'s shape suits the kernels (head dim 64, C and I multiples of 32,
 // C <= 1024, max_len <= 4096); otherwise why not.
 std::string Unsupported(const Gpt2Decode& m);
 
 // Enqueues one decode step of rows [0, B) on `stream` (a cudaStream_t): reads tok and
 // pos, writes the layers' keys and values at pos, logits (B, V), then sets tok to the
-// argmax, out[r] (int32, when out is not null) too, and pos to min(pos + 1, max_len - 1).
-// Returns the launch error's name, or empty.
+// argmax (ties to the lowest id), out[r] (int32, when out is not null) too, and pos to
+// min(pos + 1, max_len - 1). Returns the launch error's name, or empty.
 std::string EnqueueStep(const Gpt2Decode& m, int B, int32_t* out, void* stream);
 
 }  // namespace gwo::generate::fused

@@ -88,7 +88,7 @@ absl::StatusOr<std::shared_ptr<Engine>> ModelPool::Get(const std::string& path) 
   auto engine = std::make_shared<Engine>(loaded->model, *std::move(tokenizer), loaded->spec,
                                          options_.engine);
   LogInfo(absl::StrCat("loaded ", path, "; decode steps: ",
-                       engine->uses_fused_decode()   ? "fused CUDA kernels up to 8 greedy rows, else "
+                       engine->uses_fused_decode()   ? "fused CUDA kernels up to 32 greedy rows, else "
                        : "",
                        engine->uses_cuda_graphs() ? "CUDA graphs"
                        : engine->uses_kv_cache()  ? "eager, KV cache"

@@ -110,8 +110,36 @@ std::vector<std::vector<torch::Tensor>> AttentionProjectionWeights(const models:
   return layers;
 }
 
+namespace {
+
+// LayerGradients of the whole batch (x, y), accumulated over passes of at most
+// `micro_batch` rows (0: one pass): the mean loss's gradient is the row-weighted sum of
+// the passes' gradients.
+std::vector<torch::Tensor> BatchLayerGradients(models::CausalLm& model,
+                                               const std::vector<std::vector<torch::Tensor>>& weights,
+                                               const torch::Tensor& x, const torch::Tensor& y,
+                                               int64_t micro_batch) {
+  const int64_t B = x.size(0);
+  const int64_t M = micro_batch > 0 ? std::min(micro_batch, B) : B;
+  std::vector<torch::Tensor> sum;
+  for (int64_t r = 0; r < B; r += M) {
+    const int64_t n = std::min(M, B - r);
+    std::vector<torch::Tensor> g = LayerGradients(model, weights, x.narrow(0, r, n), y.narrow(0, r, n));
+    const double w = static_cast<double>(n) / static_cast<double>(B);
+    if (sum.empty()) {
+      for (torch::Tensor& t : g) sum.push_back(t * w);
+    } else {
+      for (size_t l = 0; l < g.size(); ++l) sum[l].add_(g[l], w);
+    }
+  }
+  return sum;
+}
+
+}  // namespace
+
 Fidelity MeasureFidelity(models::CausalLm& model, models::CausalLm& reference,
-                         const std::vector<std::pair<torch::Tensor, torch::Tensor>>& batches) {
+                         const std::vector<std::pair<torch::Tensor, torch::Tensor>>& batches,
+                         int64_t micro_batch) {
   Fidelity out;
   model.eval();
   reference.eval();
@@ -122,7 +150,17 @@ Fidelity MeasureFidelity(models::CausalLm& model, models::CausalLm& reference,
   for (const auto& [x, y] : batches) {
     {
       torch::NoGradGuard no_grad;
-      out.kl += TokenKl(reference.forward(x), model.forward(x)).item<double>();
+      // Passes of at most micro_batch rows: a batch's logits of both models at once do
+      // not fit next to a long-context reference implementation (3 GiB each for a
+      // GPT-2 vocabulary at 4 x 4096). Every token weighs the same.
+      const int64_t B = x.size(0);
+      const int64_t M = micro_batch > 0 ? std::min(micro_batch, B) : B;
+      for (int64_t r = 0; r < B; r += M) {
+        const int64_t n = std::min(M, B - r);
+        const torch::Tensor rows = x.narrow(0, r, n);
+        out.kl += TokenKl(reference.forward(rows), model.forward(rows)).item<double>() *
+                  static_cast<double>(n) / static_cast<double>(B);
+      }
       // The probabilities of one layer of one sequence at a time: captured whole, a
       // GPT-2 at 4096 tokens would hold (B, nh, T, T) scores and probabilities of every
       // layer of both models at once (~70 GiB at batch 4). Same mean as the whole
@@ -149,8 +187,8 @@ Fidelity MeasureFidelity(models::CausalLm& model, models::CausalLm& reference,
       }
       if (mse_ok) mse_sum += layers_sum / static_cast<double>(mine.size());
     }
-    const std::vector<torch::Tensor> g = LayerGradients(model, model_weights, x, y);
-    const std::vector<torch::Tensor> h = LayerGradients(reference, reference_weights, x, y);
+    const std::vector<torch::Tensor> g = BatchLayerGradients(model, model_weights, x, y, micro_batch);
+    const std::vector<torch::Tensor> h = BatchLayerGradients(reference, reference_weights, x, y, micro_batch);
     cos_ok = cos_ok && SameShapes(g, h);
     if (cos_ok) {
       double layer_sum = 0.0;

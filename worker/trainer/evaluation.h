@@ -51,9 +51,12 @@ std::vector<std::vector<torch::Tensor>> AttentionProjectionWeights(const models:
 //     projection weights (concatenated), then the mean over layers; needs equal
 //     shapes. Frozen weights get gradients here too (requires_grad is switched on
 //     for the measurement and restored), and no .grad is touched.
+// The KL and the gradients are computed in passes of at most `micro_batch` rows (0:
+// the whole batch; training.micro_batch_size), with the same result.
 // Leaves both models' capture off and `model` in training mode.
 Fidelity MeasureFidelity(models::CausalLm& model, models::CausalLm& reference,
-                         const std::vector<std::pair<torch::Tensor, torch::Tensor>>& batches);
+                         const std::vector<std::pair<torch::Tensor, torch::Tensor>>& batches,
+                         int64_t micro_batch = 0);
 
 struct InferenceMemory {
   int length = 0;

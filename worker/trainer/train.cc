@@ -244,7 +244,7 @@ struct Session {
     const auto starts = ValidationBatches(static_cast<int64_t>(corpus().val().size()), spec);
     std::vector<std::pair<torch::Tensor, torch::Tensor>> batches;
     for (int i = 0; i < n; ++i) batches.push_back(ToTensors(corpus().val(), starts[i], spec.model.block_size, device));
-    const Fidelity f = MeasureFidelity(*l.model, *teacher, batches);
+    const Fidelity f = MeasureFidelity(*l.model, *teacher, batches, spec.training.micro_batch_size);
     Progress("step %d %skl_teacher %.4g attn_prob_mse %.4g attn_grad_cosine %.4f", loop.step, l.prefix,
              f.kl, f.attn_prob_mse, f.attn_grad_cosine);
     return RecordAll(*sink, loop.step, l.prefix,

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,7 +56,7 @@ void RequireGpu() {
 void Prefill(models::CausalLm& model, models::KvCache& cache, int N, std::vector<int64_t>& last,
              std::vector<int64_t>& pos) {
   for (int r = 0; r < N; ++r) {
-    const int64_t P = 3 + 5 * r;
+    const int64_t P = 3 + (5 * r) % 140;
     const torch::Tensor idx = torch::randint(kVocab, {1, P}, torch::kLong).to(torch::kCUDA);
     const models::CacheStep step = models::MakeCacheStep(cache, r, {0}, P, 0, torch::kCUDA);
     models::ForwardCached(model, idx, step);
@@ -69,11 +70,13 @@ TEST(FusedDecode, StepLogitsMatchTheLibTorchPath) {
   c10::InferenceMode inference;
   auto model = Model();
   const auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
-  for (int N : {1, 3, 8}) {
-    models::KvCache fused_cache = models::AllocateKvCache(model->spec(), 8, 160, opts);
+  // Up to 8 rows take the CUDA-core kernels, 13 and 32 (buckets 16 and 32) tensor cores.
+  for (int N : {1, 3, 8, 13, 32}) {
+    models::KvCache fused_cache = models::AllocateKvCache(model->spec(), 32, 160, opts);
     ASSERT_EQ(FusedDecoder::Unsupported(*model, fused_cache), "");
     FusedDecoder fused(*model, fused_cache, 4);
-    models::KvCache ref_cache = models::AllocateKvCache(model->spec(), 8, 160, opts);
+    EXPECT_EQ(fused.max_rows(), 32);
+    models::KvCache ref_cache = models::AllocateKvCache(model->spec(), 32, 160, opts);
     std::vector<int64_t> last, pos, last2, pos2;
     torch::manual_seed(N);
     Prefill(*model, fused_cache, N, last, pos);
@@ -137,6 +140,36 @@ TEST(FusedDecode, ChunksContinueLikeSingleSteps) {
   EXPECT_EQ(got, want);
 }
 
+// The same graphs with and without programmatic dependent launches give the same
+// tokens (on GPUs before sm_90 both are plain launches).
+TEST(FusedDecode, ProgrammaticLaunchesGiveTheSameTokens) {
+  ASSERT_NO_FATAL_FAILURE(RequireGpu());
+  c10::InferenceMode inference;
+  auto model = Model();
+  const auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+  for (int N : {5, 32}) {
+    models::KvCache a = models::AllocateKvCache(model->spec(), 32, 160, opts);
+    models::KvCache b = models::AllocateKvCache(model->spec(), 32, 160, opts);
+    ASSERT_EQ(setenv("GWO_FUSED_PDL", "0", 1), 0);
+    FusedDecoder plain(*model, a, 6);
+    ASSERT_EQ(unsetenv("GWO_FUSED_PDL"), 0);
+    FusedDecoder pdl(*model, b, 6);
+    EXPECT_FALSE(plain.programmatic_launches());
+    EXPECT_EQ(pdl.programmatic_launches(), FusedDecoder::SupportsProgrammaticLaunches());
+    std::vector<int64_t> last, pos, last2, pos2;
+    torch::manual_seed(N);
+    Prefill(*model, a, N, last, pos);
+    torch::manual_seed(N);
+    Prefill(*model, b, N, last2, pos2);
+    plain.Start(last, pos);
+    pdl.Start(last, pos);
+    const std::vector<int32_t> want = plain.Wait();
+    const std::vector<int32_t> got = pdl.Wait();
+    EXPECT_EQ(got, want) << "N=" << N;
+    EXPECT_EQ(got.size(), 6u * N);
+  }
+}
+
 struct Collected {
   absl::Mutex mu;
   bool done = false;
@@ -147,14 +180,14 @@ std::vector<std::vector<int32_t>> Generate(bool fused, int requests) {
   auto tokenizer = data::LoadTokenizer("byte", "");
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
   Engine engine(Model(), *std::move(tokenizer), Spec(),
-                EngineOptions{.device = torch::kCUDA, .dtype = torch::kBFloat16, .max_batch = 8,
+                EngineOptions{.device = torch::kCUDA, .dtype = torch::kBFloat16, .max_batch = 32,
                               .fused_decode = fused, .fused_steps = 4});
   EXPECT_EQ(engine.uses_fused_decode(), fused);
   std::vector<std::unique_ptr<Collected>> out;
   for (int i = 0; i < requests; ++i) {
     out.push_back(std::make_unique<Collected>());
     Collected* c = out.back().get();
-    GenerateRequest r{.prompt = "hello " + std::to_string(i), .max_tokens = 30 + 7 * i};
+    GenerateRequest r{.prompt = "hello " + std::to_string(i), .max_tokens = 30 + 7 * (i % 8)};
     r.sampling.temperature = 0;
     r.ignore_eos = true;
     EXPECT_TRUE(engine.Submit(i + 1, r, [c](const GenerateEvent& e) {
@@ -174,12 +207,12 @@ std::vector<std::vector<int32_t>> Generate(bool fused, int requests) {
 
 TEST(FusedDecode, EngineGreedyTokensEqualTheLibTorchPath) {
   ASSERT_NO_FATAL_FAILURE(RequireGpu());
-  for (int requests : {1, 3}) {
+  for (int requests : {1, 3, 20}) {
     const auto want = Generate(false, requests);
     const auto got = Generate(true, requests);
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) {
-      EXPECT_EQ(got[i].size(), 30 + 7 * i);
+      EXPECT_EQ(got[i].size(), 30 + 7 * (i % 8));
       EXPECT_EQ(got[i], want[i]) << "request " << i << " of " << requests;
     }
   }

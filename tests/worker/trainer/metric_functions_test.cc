@@ -154,6 +154,25 @@ TEST(Fidelity, AModelAgainstItselfHasZeroKlAndMseAndCosineOne) {
   for (const auto& p : model->parameters()) EXPECT_FALSE(p.grad().defined());
 }
 
+// Passes of 2 + 1 rows (training.micro_batch_size) give the whole batch's KL and
+// gradient cosine: every token and every row weighs the same.
+TEST(Fidelity, MicroBatchesGiveTheWholeBatchFigures) {
+  auto model = Tiny(1);
+  auto other = Tiny(2);
+  torch::manual_seed(6);
+  const torch::Tensor x = torch::randint(0, 32, {3, 8}, torch::kLong);
+  const torch::Tensor y = torch::randint(0, 32, {3, 8}, torch::kLong);
+  const Fidelity whole = MeasureFidelity(*model, *other, {{x, y}});
+  const Fidelity parts = MeasureFidelity(*model, *other, {{x, y}}, 2);
+  ASSERT_GT(whole.kl, 0.0);
+  EXPECT_NEAR(parts.kl, whole.kl, 1e-6 * whole.kl);
+  EXPECT_NEAR(parts.attn_prob_mse, whole.attn_prob_mse, 1e-9 * whole.attn_prob_mse);
+  ASSERT_LT(whole.attn_grad_cosine, 0.99);
+  EXPECT_NEAR(parts.attn_grad_cosine, whole.attn_grad_cosine, 1e-5);
+  const Fidelity singles = MeasureFidelity(*model, *other, {{x, y}}, 1);
+  EXPECT_NEAR(singles.attn_grad_cosine, whole.attn_grad_cosine, 1e-5);
+}
+
 TEST(Distillation, TrainingOnTheKlTermReducesTheKlToTheTeacher) {
   auto teacher = Tiny(1);
   teacher->eval();
