@@ -97,6 +97,16 @@ void Engine::Cancel(uint64_t id) {
   cancelled_.push_back(id);
 }
 
+void Engine::Pause() {
+  absl::MutexLock lock(&mu_);
+  paused_ = true;
+}
+
+void Engine::Resume() {
+  absl::MutexLock lock(&mu_);
+  paused_ = false;
+}
+
 int Engine::live() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(live_ids_.size());
@@ -108,7 +118,8 @@ void Engine::Loop() {
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return stop_ || !pending_.empty() || !cancelled_.empty() || !active_.empty();
+        return stop_ ||
+               (!paused_ && (!pending_.empty() || !cancelled_.empty() || !active_.empty()));
       };
       mu_.Await(absl::Condition(&ready));
       if (stop_) break;
@@ -186,8 +197,8 @@ void Engine::Round() {
     a->request = std::move(p.request);
     active_.push_back(std::move(a));
     ++batch_version_;
-    Prefill(*active_.back(), static_cast<int64_t>(active_.size()) - 1);
   }
+  Prefill(active_.size() - admitted.size());
   if (!active_.empty()) DecodeStep();
 }
 
@@ -197,21 +208,77 @@ torch::Tensor Engine::RecomputeLogits(const Active& a) {
   return model_->forward(idx).select(1, idx.size(1) - 1).squeeze(0);  // (V)
 }
 
-void Engine::Prefill(Active& a, int64_t row) {
-  torch::Tensor logits;  // (1, V)
+void Engine::Prefill(size_t first) {
+  const size_t end = active_.size();
+  if (first >= end) return;
+  std::vector<torch::Tensor> parts;  // each (rows, V)
   if (cached_) {
-    const int64_t P = static_cast<int64_t>(a.tokens.size());
-    const models::CacheStep step =
-        models::MakeCacheStep(*cache_, row, {0}, P, /*window=*/0, options_.device);
-    const torch::Tensor idx =
-        torch::tensor(a.tokens, torch::kInt).to(torch::kLong).view({1, P}).to(options_.device);
-    logits = models::ForwardCached(*model_, idx, step).select(1, P - 1);  // (1, V)
+    // Consecutive rows per forward while rows * (longest prompt) stays in budget.
+    for (size_t b0 = first; b0 < end;) {
+      size_t b1 = b0 + 1;
+      int64_t longest = static_cast<int64_t>(active_[b0]->tokens.size());
+      while (b1 < end && static_cast<int64_t>(b1 - b0) < kPrefillRows) {
+        const int64_t t =
+            std::max(longest, static_cast<int64_t>(active_[b1]->tokens.size()));
+        if (static_cast<int64_t>(b1 - b0 + 1) * t > kPrefillTokens) break;
+        longest = t;
+        ++b1;
+      }
+      parts.push_back(PrefillCached(b0, b1));
+      b0 = b1;
+    }
   } else {
-    logits = RecomputeLogits(a).unsqueeze(0);
+    for (size_t i = first; i < end; ++i) parts.push_back(RecomputeLogits(*active_[i]).unsqueeze(0));
   }
-  std::vector<std::mt19937_64*> rngs{&a.rng};
-  const std::vector<int32_t> token = SampleTokens(logits, {a.request.sampling}, rngs);
-  if (Accept(a, token[0])) Retire(static_cast<size_t>(row), "");
+  const torch::Tensor logits = parts.size() == 1 ? parts[0] : torch::cat(parts);  // (n, V)
+  std::vector<SamplingParams> params;
+  std::vector<std::mt19937_64*> rngs;
+  for (size_t i = first; i < end; ++i) {
+    params.push_back(active_[i]->request.sampling);
+    rngs.push_back(&active_[i]->rng);
+  }
+  const std::vector<int32_t> tokens = SampleTokens(logits, params, rngs);
+  std::vector<size_t> finished;
+  for (size_t i = first; i < end; ++i) {
+    if (Accept(*active_[i], tokens[i - first])) finished.push_back(i);
+  }
+  // Descending, so that the row moved into a retired slot is never one still to retire.
+  for (auto it = finished.rbegin(); it != finished.rend(); ++it) Retire(*it, "");
+}
+
+torch::Tensor Engine::PrefillCached(size_t first, size_t end) {
+  const int64_t B = static_cast<int64_t>(end - first);
+  int64_t T = 0;
+  for (size_t i = first; i < end; ++i) {
+    T = std::max(T, static_cast<int64_t>(active_[i]->tokens.size()));
+  }
+  // Every prompt right-padded with token 0 to T, all starting at position 0. The
+  // padding of row b computes keys and values at positions P_b..T-1 of its cache row;
+  // they are never read: a query at position p attends only to keys <= p (CacheMask),
+  // so no real prompt token sees them, and each later decode step writes the key and
+  // value of its own position into the cache before attending (CachedAttention's
+  // index_copy_ precedes the attention; the CUDA graphs replay that same code, and the
+  // fused kernels write the cache before their attention over keys 0..pos), so the
+  // padding at P_b is overwritten by the first decode step and any further position
+  // is overwritten before a query reaches it. A reused cache row holds a previous
+  // request's keys past its prompt the same way.
+  std::vector<int64_t> idx_host(B * T, 0);
+  for (size_t i = first; i < end; ++i) {
+    const std::vector<int32_t>& tokens = active_[i]->tokens;
+    std::copy(tokens.begin(), tokens.end(), idx_host.begin() + static_cast<int64_t>(i - first) * T);
+  }
+  const models::CacheStep step =
+      models::MakeCacheStep(*cache_, static_cast<int64_t>(first), std::vector<int64_t>(B, 0), T,
+                            /*window=*/0, options_.device);
+  const torch::Tensor idx = torch::tensor(idx_host).view({B, T}).to(options_.device);  // (B, T)
+  const torch::Tensor all = models::ForwardCached(*model_, idx, step);                 // (B, T, V)
+  // Row b's logits at its own last prompt token, P_b - 1.
+  std::vector<int64_t> last_host;
+  for (size_t i = first; i < end; ++i) {
+    last_host.push_back(static_cast<int64_t>(active_[i]->tokens.size()) - 1);
+  }
+  const torch::Tensor last = torch::tensor(last_host).view({B, 1, 1}).to(options_.device);
+  return all.gather(1, last.expand({B, 1, all.size(2)})).squeeze(1);  // (B, V)
 }
 
 void Engine::DecodeStep() {

@@ -1,8 +1,10 @@
 // The generation engine: one loaded model serving many requests at once. Requests
-// join a running batch between decode steps (continuous batching): each new request
-// is prefilled alone into a free row of a preallocated key/value cache, then every
-// active request advances by one token in a single batched forward step. Finished or
-// cancelled requests leave at step boundaries; their rows are reused.
+// join a running batch between decode steps (continuous batching): the requests
+// admitted in one round take free rows of a preallocated key/value cache and are
+// prefilled together (batched forwards over their prompts, right-padded to the
+// longest), then every active request advances by one token in a single batched
+// forward step. Finished or cancelled requests leave at step boundaries; their rows
+// are reused.
 //
 // Attention kinds that SupportsKvCache (models/kv_cache.h) decode incrementally;
 // others recompute each request's whole sequence every step (same tokens, slower).
@@ -72,6 +74,13 @@ class Engine {
   // Ends request `id` with "cancelled" at the next step boundary; no-op if unknown.
   void Cancel(uint64_t id);
 
+  // While paused the engine starts no scheduling round (one under way finishes):
+  // requests submitted meanwhile wait, and the first round after Resume admits them
+  // together (up to max_batch), so they are prefilled in the same forward passes.
+  // Cancellations take effect after Resume; destruction does not wait for it.
+  void Pause();
+  void Resume();
+
   // Requests queued or running.
   int live() const;
   bool uses_kv_cache() const { return cached_; }
@@ -85,7 +94,19 @@ class Engine {
   // One scheduling round: admit queued requests, decode one token for every active
   // one, retire the finished. Throws c10::Error from LibTorch (Loop catches).
   void Round();
-  void Prefill(Active& a, int64_t row);
+  // Computes the first token of the requests just admitted, active_[first:] (cache
+  // rows first.. onwards), samples them together and retires those already finished.
+  // Cached: batched forwards over at most kPrefillRows rows and kPrefillTokens padded
+  // tokens each; otherwise one recomputation per request.
+  void Prefill(size_t first);
+  // Logits (end - first, V) at each prompt's last token for active_[first, end), by
+  // one cached forward over the prompts right-padded to the longest.
+  torch::Tensor PrefillCached(size_t first, size_t end);
+  // Bounds of one prefill forward: its activations and logits (rows, T_max, V) grow
+  // with rows * T_max (padded tokens). A single prompt longer than kPrefillTokens
+  // still gets a forward of its own.
+  static constexpr int64_t kPrefillRows = 32;
+  static constexpr int64_t kPrefillTokens = 4096;
   void DecodeStep();
   // DecodeStep through fused_: whether the batch qualifies, the step, and dropping a
   // chunk computed for an earlier batch.
@@ -111,6 +132,7 @@ class Engine {
 
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
   struct Pending {
     uint64_t id;
     GenerateRequest request;

@@ -122,6 +122,67 @@ TEST_P(EngineTest, ConcurrentRequestsEqualEachRunAlone) {
   EXPECT_EQ(engine->live(), 0);
 }
 
+// Requests submitted while the engine is paused are admitted in one round, so their
+// prompts (of different lengths, right-padded in one cached forward) are prefilled
+// together; each must still get the tokens it gets alone. Two of them end at their
+// first token (max_tokens 1), one in the last row, so retiring them from the
+// prefilled batch moves rows around.
+TEST_P(EngineTest, RequestsPrefilledTogetherEqualEachRunAlone) {
+  for (const bool cache : {true, false}) {
+    SCOPED_TRACE(cache ? "kv cache" : "recompute");
+    auto engine = MakeEngine(TinySpec(GetParam()), cache, /*max_batch=*/8);
+    const std::vector<GenerateRequest> requests = {
+        Greedy("the longest prompt of all", 10), Greedy("a", 1), Greedy("mid size", 12),
+        GenerateRequest{.prompt = "xyz", .max_tokens = 9, .sampling = {.temperature = 0.9, .top_k = 20, .seed = 5}},
+        Greedy("q", 15), Greedy("ends at once", 1)};
+    std::vector<Result> alone;
+    for (size_t i = 0; i < requests.size(); ++i) alone.push_back(Complete(*engine, i, requests[i]));
+    engine->Pause();
+    std::vector<std::unique_ptr<Collector>> collectors;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      collectors.push_back(std::make_unique<Collector>());
+      ASSERT_TRUE(engine->Submit(100 + i, requests[i], collectors.back()->Sink()).ok());
+    }
+    engine->Resume();
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const Result together = collectors[i]->Wait();
+      EXPECT_EQ(together.tokens, alone[i].tokens) << "request " << i;
+      EXPECT_EQ(together.text, alone[i].text) << "request " << i;
+      EXPECT_EQ(together.finish_reason, alone[i].finish_reason) << "request " << i;
+      EXPECT_EQ(together.completion_tokens, requests[i].max_tokens) << "request " << i;
+    }
+    EXPECT_EQ(engine->live(), 0);
+  }
+}
+
+// More requests admitted at once than one prefill forward takes (Engine::kPrefillRows
+// is 32): the prefill is split into several forwards over consecutive rows.
+TEST_P(EngineTest, ALargeAdmissionIsPrefilledInSeveralForwards) {
+  constexpr int kRequests = 40;
+  auto engine = MakeEngine(TinySpec(GetParam()), true, /*max_batch=*/kRequests);
+  std::vector<GenerateRequest> requests;
+  for (int i = 0; i < kRequests; ++i) {
+    // Prompts of 1 to 13 characters (the byte tokenizer: as many tokens).
+    requests.push_back(Greedy(std::string(1 + (i * 7) % 13, static_cast<char>('a' + i % 26)),
+                              1 + i % 5));
+  }
+  std::vector<Result> alone;
+  for (int i = 0; i < kRequests; ++i) alone.push_back(Complete(*engine, i, requests[i]));
+  engine->Pause();
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (int i = 0; i < kRequests; ++i) {
+    collectors.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(engine->Submit(100 + i, requests[i], collectors.back()->Sink()).ok());
+  }
+  engine->Resume();
+  for (int i = 0; i < kRequests; ++i) {
+    const Result together = collectors[i]->Wait();
+    EXPECT_EQ(together.tokens, alone[i].tokens) << "request " << i;
+    EXPECT_EQ(together.completion_tokens, requests[i].max_tokens) << "request " << i;
+  }
+  EXPECT_EQ(engine->live(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Archs, EngineTest, ::testing::Values("gpt2", "qwen3"));
 
 TEST(Engine, TheSameSeedGivesTheSameTextAndAnotherSeedAnother) {
