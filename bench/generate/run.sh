@@ -6,7 +6,7 @@
 #     bf16, greedy) on that run's HF checkpoint, at batch 1 and 32;
 #   - gwo: tokens/s received by clients of the Generate stream at 1 and 32
 #     concurrent requests (greedy, 256 tokens each, serving overhead included);
-# and prints both and the ratios. Writes logs and results.md under $OUT.
+# and prints both and the ratios. Writes logs and results.md, as $OUT/results.tgz.
 #
 #   source .debs/env.sh && bench/generate/run.sh
 #
@@ -139,7 +139,12 @@ if [[ ${SKIP_BUILD:-0} != 1 && $SECONDS -lt ${TEST_BUDGET_S:-420} ]]; then
   grep -q "fused CUDA decode kernels" "$OUT/cmake.log" && tests="$tests gwo_fused_decode_test"
   if ninja -C "$BUILD" $tests >"$OUT/build_tests.log" 2>&1; then
     for t in $tests; do
-      "$BUILD/tests/$t" >"$OUT/$t.log" 2>&1 && echo "$t passed" || echo "$t FAILED ($t.log)"
+      if "$BUILD/tests/$t" >"$OUT/$t.log" 2>&1; then
+        echo "$t passed"
+      else
+        echo "$t FAILED ($t.log):"
+        grep -E -B 2 -A 8 "Failure|FAILED|Error|error" "$OUT/$t.log" | head -n 60
+      fi
     done
   else
     echo "unit tests did not build (build_tests.log)"; tail -n 20 "$OUT/build_tests.log"
@@ -182,3 +187,6 @@ if os.path.exists(f"{out}/fused_step.txt"):
     print("\nThe fused decode step alone (bench/generate/fused_step_bench.cu):\n")
     print(open(f"{out}/fused_step.txt").read())
 PY
+
+# One archive of everything, alone under $OUT (the device tool returns a limited number of files).
+tar czf "$OUT.tgz" -C "$OUT" . && rm -rf "${OUT:?}"/* && mv "$OUT.tgz" "$OUT/results.tgz"

@@ -44,7 +44,8 @@ Engine::Engine(std::shared_ptr<models::CausalLm> model, std::unique_ptr<data::To
     }
     if (options_.device.is_cuda() && options_.fused_decode && FusedDecoder::Available() &&
         FusedDecoder::Unsupported(*model_, *cache_).empty()) {
-      fused_ = std::make_unique<FusedDecoder>(*model_, *cache_, options_.fused_steps);
+      fused_ = std::make_unique<FusedDecoder>(*model_, *cache_, options_.fused_steps,
+                                              options_.fused_tensor_core_rows);
     }
   }
   thread_ = std::thread([this] { Loop(); });

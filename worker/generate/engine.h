@@ -51,6 +51,10 @@ struct EngineOptions {
   // them; other batches take the LibTorch path.
   bool fused_decode = true;
   int fused_steps = 8;
+  // Fused batches of at least this many rows use tensor cores, smaller ones CUDA cores
+  // (faster for one request). 1: every batch computes alike, so a request's greedy
+  // tokens do not depend on which requests share its steps.
+  int fused_tensor_core_rows = 4;
 };
 
 class Engine {

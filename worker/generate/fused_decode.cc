@@ -71,7 +71,8 @@ std::string FusedDecoder::Unsupported(const models::CausalLm& model, const model
   return fused::Unsupported(m);
 }
 
-FusedDecoder::FusedDecoder(models::CausalLm& model, models::KvCache& cache, int steps)
+FusedDecoder::FusedDecoder(models::CausalLm& model, models::KvCache& cache, int steps,
+                           int tensor_core_rows)
     : s_(std::make_unique<State>()), steps_(steps) {
   TORCH_CHECK(steps >= 1, "fused decode: steps must be >= 1");
   const std::string why = Unsupported(model, cache);
@@ -91,6 +92,7 @@ FusedDecoder::FusedDecoder(models::CausalLm& model, models::KvCache& cache, int 
   m.V = static_cast<int>(g.wte->weight.size(0));
   m.max_len = static_cast<int>(cache.max_len());
   m.eps = static_cast<float>(s.norm_eps > 0 ? s.norm_eps : 1e-5);
+  m.tensor_core_rows = tensor_core_rows;
   m.wte = ptr(g.wte->weight);
   m.wpe = ptr(g.wpe->weight);
   m.lnf_w = ptr(g.ln_f->weight);
@@ -271,7 +273,7 @@ bool FusedDecoder::SupportsProgrammaticLaunches() { return false; }
 std::string FusedDecoder::Unsupported(const models::CausalLm& model, const models::KvCache&) {
   return AsGpt2(model) ? "this build has no CUDA kernels" : "not a GPT-2";
 }
-FusedDecoder::FusedDecoder(models::CausalLm&, models::KvCache&, int steps) : steps_(steps) {
+FusedDecoder::FusedDecoder(models::CausalLm&, models::KvCache&, int steps, int) : steps_(steps) {
   TORCH_CHECK(false, "fused decode: this build has no CUDA kernels");
 }
 FusedDecoder::~FusedDecoder() = default;

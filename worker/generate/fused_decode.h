@@ -36,8 +36,10 @@ class FusedDecoder {
   // outlive this object and pass Unsupported. Captures one graph of `steps` steps per
   // batch bucket (1, 2, 4, ..., 32, up to the cache's rows). On sm_90 and newer the
   // kernels are programmatic dependent launches unless GWO_FUSED_PDL=0 (or their
-  // capture fails). Throws c10::Error.
-  FusedDecoder(models::CausalLm& model, models::KvCache& cache, int steps);
+  // capture fails). Buckets of at least `tensor_core_rows` rows use tensor cores
+  // (fused_gpt2.h; 1: all, so a row's tokens do not depend on the batch). Throws c10::Error.
+  FusedDecoder(models::CausalLm& model, models::KvCache& cache, int steps,
+               int tensor_core_rows = 4);
   ~FusedDecoder();
 
   int max_rows() const { return max_rows_; }

@@ -1,5 +1,5 @@
-// Kernels of fused_gpt2.h. Projections: up to 8 rows a warp computes one output row for
-// all rows of the batch (weights read once, 16-byte loads); 16 and 32 rows go through
+// Kernels of fused_gpt2.h. Projections: for 1 and 2 rows a warp computes one output row
+// for all rows of the batch (weights read once, 16-byte loads); 4 to 32 rows go through
 // tensor cores, a block computing 16 output rows with K split over its warps. Both
 // accumulate in fp32 and round each op's output to bf16 where PyTorch does.
 #include <cuda_bf16.h>
@@ -208,7 +208,7 @@ __device__ void FinishArgmax(const Epilogue& e, unsigned long long* block_best) 
   if (threadIdx.x == 0) *e.done = 0;
 }
 
-// ---- Up to 8 rows: a warp per output row -------------------------------------------
+// ---- 1 and 2 rows: a warp per output row ---------------------------------------------
 
 // acc[b] = sum_k wrow[k] * in[b, k], summed over the warp (every lane gets it). `in`
 // is fp32 in shared memory (Shared) or bf16 in global memory.
@@ -286,7 +286,7 @@ __global__ void __launch_bounds__(kThreads) RowGemvKernel(
   if constexpr (E == Out::kLogits) FinishArgmax<B>(e, block_best);
 }
 
-// ---- 16 and 32 rows: tensor cores ------------------------------------------------
+// ---- 4 to 32 rows: tensor cores ---------------------------------------------------
 
 __device__ __forceinline__ void Mma(float d[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
                                     uint32_t b0, uint32_t b1) {
@@ -350,13 +350,14 @@ __device__ __forceinline__ void MmaRows(const bf16* __restrict__ W, int N, int K
 }
 
 // out = [LN](in) @ W^T through epilogue E for output rows [16 * blockIdx.x, + 16) and
-// batch rows [0, 8 * NT). Shared memory: the LayerNorm output (8 NT, K + 8) bf16 with
+// batch rows [0, B), computed in tiles of 8 rows: rows past B compute (their own columns
+// only) and are not stored. Shared memory: the LayerNorm output (8 NT, K + 8) bf16 with
 // Ln, then the warps' partial sums.
-template <int NT, Out E, bool Ln>
+template <int B, Out E, bool Ln>
 __global__ void __launch_bounds__(kThreads) MmaGemvKernel(
     const bf16* __restrict__ in, const bf16* __restrict__ ln_w, const bf16* __restrict__ ln_b,
     float eps, const bf16* __restrict__ W, int K, Epilogue e) {
-  constexpr int B = 8 * NT;
+  constexpr int NT = (B + 7) / 8;
   constexpr int kVals = NT * 4;  // accumulator values a lane holds
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ unsigned long long block_best[B];
@@ -392,7 +393,7 @@ __global__ void __launch_bounds__(kThreads) MmaGemvKernel(
     // batch column 2t + (c & 1).
     const int j = i / 4, c = i % 4, g = l / 4, t = l % 4;
     const int o = m0 + g + (c >= 2 ? 8 : 0), b = j * 8 + t * 2 + (c & 1);
-    if (o < e.N) {
+    if (o < e.N && b < B) {
       const unsigned long long key = Store<E>(e, o, b, v);
       if constexpr (E == Out::kLogits) atomicMax(&block_best[b], key);
     }
@@ -567,28 +568,33 @@ void Launch(bool pdl, void (*k)(Params...), dim3 grid, dim3 block, size_t smem, 
   cudaLaunchKernelEx(&cfg, k, static_cast<Params>(args)...);
 }
 
-// A projection of N output rows over K inputs for B rows; LayerNorm first when ln_w.
+// A projection of N output rows over K inputs for B rows; LayerNorm first when Ln. Tensor
+// cores from m.tensor_core_rows rows (CUDA cores below, for 1 and 2 rows).
 template <int B, Out E, bool Ln>
 void Project(const Gpt2Decode& m, cudaStream_t st, const bf16* in, const void* ln_w,
              const void* ln_b, const void* W, int K, const Epilogue& e) {
   auto w = [](const void* p) { return static_cast<const bf16*>(p); };
-  if constexpr (B <= 8) {
-    const size_t smem = Ln ? sizeof(float) * B * K : 0;
-    Launch(m.pdl, RowGemvKernel<B, E, Ln>, dim3((e.N + kWarps - 1) / kWarps), dim3(kThreads), smem,
-           st, in, w(ln_w), w(ln_b), m.eps, w(W), K, e);
-  } else {
-    constexpr int NT = B / 8;
-    const size_t act = Ln ? sizeof(bf16) * B * (K + 8) : 0;
+  if constexpr (B <= 2) {
+    if (B < m.tensor_core_rows) {
+      const size_t smem = Ln ? sizeof(float) * B * K : 0;
+      Launch(m.pdl, RowGemvKernel<B, E, Ln>, dim3((e.N + kWarps - 1) / kWarps), dim3(kThreads),
+             smem, st, in, w(ln_w), w(ln_b), m.eps, w(W), K, e);
+      return;
+    }
+  }
+  {
+    constexpr int NT = (B + 7) / 8;
+    const size_t act = Ln ? sizeof(bf16) * NT * 8 * (K + 8) : 0;
     const size_t red = sizeof(float) * kWarps * NT * 4 * 32;
     const size_t smem = act > red ? act : red;
     cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
     cudaStreamIsCapturing(st, &capturing);
     if (smem > 48 * 1024 && capturing == cudaStreamCaptureStatusNone) {
       // Set outside any capture; the warm-up step runs before the graphs are captured.
-      cudaFuncSetAttribute(MmaGemvKernel<NT, E, Ln>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      cudaFuncSetAttribute(MmaGemvKernel<B, E, Ln>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                            static_cast<int>(smem));
     }
-    Launch(m.pdl, MmaGemvKernel<NT, E, Ln>, dim3((e.N + 15) / 16), dim3(kThreads), smem, st, in,
+    Launch(m.pdl, MmaGemvKernel<B, E, Ln>, dim3((e.N + 15) / 16), dim3(kThreads), smem, st, in,
            w(ln_w), w(ln_b), m.eps, w(W), K, e);
   }
 }

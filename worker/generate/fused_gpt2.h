@@ -7,9 +7,9 @@
 // them), the output projection with bias and residual add, LayerNorm 2 fused into the
 // fc projection with GELU(tanh), the MLP projection with bias and residual add; then
 // the final LayerNorm and the LM head, whose blocks also reduce the argmax (the last
-// block feeds the token back). Up to 8 rows a warp computes one output row with CUDA
-// cores; 16 and 32 rows use tensor cores (mma.sync m16n8k16, 16 output rows per block,
-// K split over the block's warps). Positions and tokens live in device memory, so a
+// block feeds the token back). For 1 and 2 rows a warp computes one output row with
+// CUDA cores; 4 to 32 rows use tensor cores (mma.sync m16n8k16, 16 output rows per
+// block, K split over the block's warps). Positions and tokens live in device memory, so a
 // step is CUDA-graph safe and consecutive steps can be captured together. With `pdl`,
 // kernels are launched as programmatic dependents (sm_90): each one prefetches its
 // weights into L2 and starts while its predecessor finishes.
@@ -68,6 +68,10 @@ struct Gpt2Decode {
   unsigned long long* best = nullptr;  // (rows): packed (logit, id) argmax keys
   uint32_t* head_count = nullptr;     // (1): LM head blocks done
   bool pdl = false;                   // programmatic dependent launches
+  // Buckets of at least this many rows use tensor cores, smaller ones CUDA cores (1 or
+  // 2 rows). With 1 every bucket computes alike, so a row's results do not depend on
+  // how many rows share its step.
+  int tensor_core_rows = 4;
 };
 
 // Rows a fused step handles at most; B must be 1, 2, 4, 8, 16 or 32.

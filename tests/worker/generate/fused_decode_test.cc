@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -70,8 +72,8 @@ TEST(FusedDecode, StepLogitsMatchTheLibTorchPath) {
   c10::InferenceMode inference;
   auto model = Model();
   const auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
-  // Up to 8 rows take the CUDA-core kernels, 13 and 32 (buckets 16 and 32) tensor cores.
-  for (int N : {1, 3, 8, 13, 32}) {
+  // 1 and 2 rows take the CUDA-core kernels; 3 to 32 (buckets 4 to 32) tensor cores.
+  for (int N : {1, 2, 3, 8, 13, 32}) {
     models::KvCache fused_cache = models::AllocateKvCache(model->spec(), 32, 160, opts);
     ASSERT_EQ(FusedDecoder::Unsupported(*model, fused_cache), "");
     FusedDecoder fused(*model, fused_cache, 4);
@@ -176,14 +178,23 @@ struct Collected {
   std::vector<int32_t> tokens;
 };
 
-std::vector<std::vector<int32_t>> Generate(bool fused, int requests) {
+// Greedy tokens of `requests` requests (request i: max_tokens 30 + 7 (i % 8)) through
+// one engine: submitted all at once (they join the running batch as they arrive), or
+// one at a time, each after the previous one ended.
+std::vector<std::vector<int32_t>> Generate(bool fused, int requests, int tensor_core_rows = 4,
+                                           bool one_at_a_time = false) {
   auto tokenizer = data::LoadTokenizer("byte", "");
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
   Engine engine(Model(), *std::move(tokenizer), Spec(),
                 EngineOptions{.device = torch::kCUDA, .dtype = torch::kBFloat16, .max_batch = 32,
-                              .fused_decode = fused, .fused_steps = 4});
+                              .fused_decode = fused, .fused_steps = 4,
+                              .fused_tensor_core_rows = tensor_core_rows});
   EXPECT_EQ(engine.uses_fused_decode(), fused);
   std::vector<std::unique_ptr<Collected>> out;
+  auto wait = [](Collected& c) {
+    absl::MutexLock lock(&c.mu);
+    c.mu.Await(absl::Condition(&c.done));
+  };
   for (int i = 0; i < requests; ++i) {
     out.push_back(std::make_unique<Collected>());
     Collected* c = out.back().get();
@@ -195,19 +206,25 @@ std::vector<std::vector<int32_t>> Generate(bool fused, int requests) {
       c->tokens.insert(c->tokens.end(), e.tokens.begin(), e.tokens.end());
       if (e.done) c->done = true;
     }).ok());
+    if (one_at_a_time) wait(*c);
   }
   std::vector<std::vector<int32_t>> tokens;
   for (auto& c : out) {
+    wait(*c);
     absl::MutexLock lock(&c->mu);
-    c->mu.Await(absl::Condition(&c->done));
     tokens.push_back(c->tokens);
   }
   return tokens;
 }
 
+// The fused path against the LibTorch path at 1 request (CUDA cores) and 3 (tensor
+// cores). Larger batches are checked step by step above (StepLogitsMatchTheLibTorchPath):
+// over hundreds of greedy tokens, two paths that round differently (cuBLAS against
+// these kernels, both in bf16) eventually part at a near tie, so whole sequences are
+// compared only where the kernels are the same (next test).
 TEST(FusedDecode, EngineGreedyTokensEqualTheLibTorchPath) {
   ASSERT_NO_FATAL_FAILURE(RequireGpu());
-  for (int requests : {1, 3, 20}) {
+  for (int requests : {1, 3}) {
     const auto want = Generate(false, requests);
     const auto got = Generate(true, requests);
     ASSERT_EQ(got.size(), want.size());
@@ -216,6 +233,31 @@ TEST(FusedDecode, EngineGreedyTokensEqualTheLibTorchPath) {
       EXPECT_EQ(got[i], want[i]) << "request " << i << " of " << requests;
     }
   }
+}
+
+// With tensor cores at every batch size a decode step's results for a row do not
+// depend on the other rows, so 20 requests joining, sharing chunks of steps (buckets up
+// to 32 rows), finishing at different lengths and moving rows get the tokens each gets
+// alone. The one difference left is the prefill: requests admitted together are
+// prefilled in one LibTorch forward, whose GEMMs may round differently at another
+// batch size, and an unlucky near tie can then part a sequence. So every request must
+// have its length and its first 8 tokens, and at least 18 of the 20 all of them; a
+// mistake in the batching (a wrong row, position or padding) breaks far more.
+TEST(FusedDecode, ConcurrentRequestsGetTheTokensTheyGetAlone) {
+  ASSERT_NO_FATAL_FAILURE(RequireGpu());
+  const auto alone = Generate(true, 20, /*tensor_core_rows=*/1, /*one_at_a_time=*/true);
+  const auto together = Generate(true, 20, /*tensor_core_rows=*/1);
+  ASSERT_EQ(together.size(), alone.size());
+  int same = 0;
+  for (size_t i = 0; i < together.size(); ++i) {
+    ASSERT_EQ(together[i].size(), 30 + 7 * (i % 8));
+    ASSERT_EQ(alone[i].size(), together[i].size());
+    EXPECT_TRUE(std::equal(together[i].begin(), together[i].begin() + 8, alone[i].begin()))
+        << "request " << i;
+    same += together[i] == alone[i];
+  }
+  EXPECT_GE(same, 18) << "requests with all their tokens as alone";
+  std::printf("[ measurement ] %d of 20 concurrent requests got exactly their tokens alone\n", same);
 }
 
 }  // namespace
