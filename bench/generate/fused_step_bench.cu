@@ -7,7 +7,7 @@
 // logits agree between batch 1 (CUDA-core kernels) and batch 32 (tensor cores).
 //
 //   nvcc -std=c++20 -O3 -arch=sm_90 -I. bench/generate/fused_step_bench.cu \
-//        worker/generate/fused_gpt2.cu -o /tmp/fused_step_bench && /tmp/fused_step_bench [POS]
+//        worker/generate/fused_gpt2.cu -o /tmp/fused_step_bench && /tmp/fused_step_bench [POS [ROWS [ROUNDS]]]
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -57,6 +57,8 @@ void* Zeros(size_t bytes) {
 
 int main(int argc, char** argv) {
   const int P = argc > 1 ? std::atoi(argv[1]) : 128;
+  const int only_rows = argc > 2 ? std::atoi(argv[2]) : 0;  // 0: every batch size
+  const int rounds_n = argc > 3 ? std::atoi(argv[3]) : 5;
   fz::Gpt2Decode m;
   m.n_layer = 12;
   m.C = 768;
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
   std::printf("\n| rows | PDL | us/step | tokens/s | tokens (first step, row 0) |\n|---|---|---|---|---|\n");
   bool same = true;
   for (int B : {1, 2, 4, 8, 16, 32}) {
+    if (only_rows != 0 && B != only_rows) continue;
     std::vector<int32_t> toks[2];
     for (int pdl : {0, 1}) {
       m.pdl = pdl == 1;
@@ -171,7 +174,7 @@ int main(int argc, char** argv) {
       CHECK(cudaEventCreate(&e0));
       CHECK(cudaEventCreate(&e1));
       std::vector<float> rounds;
-      for (int round = 0; round < 5; ++round) {
+      for (int round = 0; round < rounds_n; ++round) {
         CHECK(cudaEventRecord(e0, st));
         for (int rep = 0; rep < 50; ++rep) {
           reset();
@@ -184,7 +187,7 @@ int main(int argc, char** argv) {
         rounds.push_back(ms * 1000.f / (50 * kSteps));
       }
       std::sort(rounds.begin(), rounds.end());
-      const float us = rounds[2];
+      const float us = rounds[rounds.size() / 2];
       std::printf("| %d | %s | %.1f | %.0f | %d %d %d |\n", B, pdl ? "on" : "off", us, B * 1e6 / us,
                   toks[pdl][0], toks[pdl][R], toks[pdl][2 * R]);
       CHECK(cudaGraphExecDestroy(exec));

@@ -1,7 +1,7 @@
 // gwo-generate-bench: tokens/s received by clients of GenerationService.Generate at
 // several concurrency levels. For each level C it starts C streams at once (greedy,
 // ignore_eos, max_tokens each) and divides the tokens received by the wall time from
-// the first start to the last end; the best of --repeats rounds is kept. One warm-up
+// the first start to the last end; the median of --repeats rounds is reported. One warm-up
 // request first (it loads the model on the worker). Prints a line per level and
 // writes JSON with --json.
 #include <algorithm>
@@ -26,7 +26,7 @@ ABSL_FLAG(int64_t, run, 0, "run id");
 ABSL_FLAG(std::string, concurrency, "1,32", "comma-separated concurrency levels");
 ABSL_FLAG(int, max_tokens, 256, "tokens per request");
 ABSL_FLAG(std::string, prompt, "The quick brown fox jumps over the lazy dog", "prompt");
-ABSL_FLAG(int, repeats, 3, "rounds per level; the best is reported");
+ABSL_FLAG(int, repeats, 5, "rounds per level; the median is reported (and the best)");
 ABSL_FLAG(std::string, json, "", "write results here");
 ABSL_FLAG(std::string, tokens_out, "", "write the warm-up request's tokens here, one line");
 
@@ -60,6 +60,12 @@ Stream RunOne(gwo::v1::GenerationService::Stub& stub, const gwo::v1::GenerateReq
   return s;
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,8 +95,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bad concurrency '%s'\n", std::string(level).c_str());
       return 2;
     }
-    double best = 0, best_ttft = 0;
-    int best_tokens = 0;
+    std::vector<double> tps_rounds, ttft_rounds;
+    int round_tokens = 0;
     for (int r = 0; r < absl::GetFlag(FLAGS_repeats); ++r) {
       std::vector<Stream> results(c);
       std::vector<std::thread> threads;
@@ -113,10 +119,17 @@ int main(int argc, char** argv) {
       const double tps = tokens / end;
       std::printf("concurrency %d round %d: %d tokens in %.3f s = %.1f tok/s (mean first token %.1f ms)\n",
                   c, r + 1, tokens, end, tps, ttft * 1e3);
-      if (tps > best) best = tps, best_ttft = ttft, best_tokens = tokens;
+      tps_rounds.push_back(tps);
+      ttft_rounds.push_back(ttft);
+      round_tokens = tokens;
     }
-    rows.push_back(absl::StrCat("{\"concurrency\":", c, ",\"tokens\":", best_tokens,
-                                ",\"tokens_per_s\":", best, ",\"mean_first_token_ms\":", best_ttft * 1e3, "}"));
+    const double median = Median(tps_rounds), best = *std::max_element(tps_rounds.begin(), tps_rounds.end());
+    std::printf("concurrency %d: median %.1f tok/s (best %.1f) over %zu rounds, median first token %.1f ms\n", c,
+                median, best, tps_rounds.size(), Median(ttft_rounds) * 1e3);
+    rows.push_back(absl::StrCat("{\"concurrency\":", c, ",\"tokens\":", round_tokens,
+                                ",\"tokens_per_s\":", median, ",\"best_tokens_per_s\":", best,
+                                ",\"rounds\":", tps_rounds.size(),
+                                ",\"mean_first_token_ms\":", Median(ttft_rounds) * 1e3, "}"));
   }
   if (!absl::GetFlag(FLAGS_json).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_json)) << "[" << absl::StrJoin(rows, ",") << "]\n";

@@ -11,6 +11,7 @@ graph. Prints one line per batch size and writes JSON with --json.
 import argparse
 import json
 import os
+import statistics
 import time
 
 import torch
@@ -77,7 +78,7 @@ class Decoder:
             self.step()
 
 
-def bench(hf_dir, batch, tokens, device, dtype, use_graph):
+def bench(hf_dir, batch, tokens, device, dtype, use_graph, repeats):
     d = Decoder(hf_dir, batch, device, dtype)
     with torch.inference_mode():
         graph = None
@@ -93,18 +94,20 @@ def bench(hf_dir, batch, tokens, device, dtype, use_graph):
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
                 d.step()
-        d.prefill(PROMPT)  # the graph's capture ran one step: start over
-        if device == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(tokens):
-            graph.replay() if graph is not None else d.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
+        rates = []
+        for _ in range(repeats):
+            d.prefill(PROMPT)  # start over (the graph's capture ran one step too)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(tokens):
+                graph.replay() if graph is not None else d.step()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            rates.append(batch * tokens / (time.perf_counter() - t0))
     n = len(PROMPT)
     first = d.out[0, n - 1:n - 1 + tokens].tolist()  # row 0's generated tokens
-    return batch * tokens / dt, first
+    return statistics.median(rates), first
 
 
 def main():
@@ -112,6 +115,7 @@ def main():
     ap.add_argument("--hf", required=True)
     ap.add_argument("--batch", default="1,32")
     ap.add_argument("--tokens", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported")
     ap.add_argument("--json", default="")
     ap.add_argument("--tokens_out", default="", help="batch 1's greedy tokens, one line")
     args = ap.parse_args()
@@ -120,8 +124,8 @@ def main():
     rows = []
     for b in [int(x) for x in args.batch.split(",")]:
         for mode in (["graph", "eager"] if device == "cuda" else ["eager"]):
-            tps, first = bench(args.hf, b, args.tokens, device, dtype, mode == "graph")
-            print(f"peer {mode} batch {b}: {tps:.1f} tok/s")
+            tps, first = bench(args.hf, b, args.tokens, device, dtype, mode == "graph", args.repeats)
+            print(f"peer {mode} batch {b}: {tps:.1f} tok/s (median of {args.repeats})")
             rows.append({"batch": b, "mode": mode, "tokens_per_s": tps})
             if b == 1 and mode == rows[0]["mode"] and args.tokens_out:
                 open(args.tokens_out, "w").write(" ".join(map(str, first)) + "\n")

@@ -60,7 +60,19 @@ if [[ ${SMALL:-0} != 1 && -x $nvcc ]]; then
   if "$nvcc" -std=c++20 -O3 -arch=sm_90 -I"$root" "$root/bench/generate/fused_step_bench.cu" \
        "$root/worker/generate/fused_gpt2.cu" -o "$work/fused_step_bench" >"$OUT/fused_step_build.log" 2>&1; then
     { "$work/fused_step_bench" 128; echo; "$work/fused_step_bench" 512; } >"$OUT/fused_step.txt" 2>&1 || true
+    # FUSED_AB="-DNAME=VALUE ...": the same at position 128 with other compile-time settings.
+    for def in ${FUSED_AB:-}; do
+      "$nvcc" -std=c++20 -O3 -arch=sm_90 "$def" -I"$root" "$root/bench/generate/fused_step_bench.cu" \
+        "$root/worker/generate/fused_gpt2.cu" -o "$work/fused_step_ab" >>"$OUT/fused_step_build.log" 2>&1 &&
+        { echo; echo "With $def:"; "$work/fused_step_ab" 128; } >>"$OUT/fused_step.txt" 2>&1 || true
+    done
+    nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -n 1 || true)
+    if [[ -n $nsys ]]; then
+      (cd "$work" && "$nsys" profile --cuda-graph-trace=node -o "$work/fused" "$work/fused_step_bench" 128 1 1 >/dev/null 2>&1 &&
+        "$nsys" stats --report cuda_gpu_kern_sum --format csv "$work/fused.nsys-rep" >"$OUT/fused_kernels.csv" 2>/dev/null) || true
+    fi
     cat "$OUT/fused_step.txt"
+    [[ -s $OUT/fused_kernels.csv ]] && { echo "kernels of one step at 1 row (nsys):"; cut -d, -f1-9 "$OUT/fused_kernels.csv" | head -n 14; }
   else
     tail -n 20 "$OUT/fused_step_build.log"
   fi
@@ -124,7 +136,7 @@ python3 -c "import torch, safetensors" 2>/dev/null || { echo "no PyTorch here: t
   --json "$OUT/peer.json" --tokens_out "$OUT/peer_tokens.txt" 2>&1 | tee "$OUT/peer.log"
 if [[ $coordinator_ok == 1 ]]; then
   log "gwo: Generate streams through the coordinator"
-  "$bin/gwo-generate-bench" --coordinator "$ADDR" --run "$RUN" --concurrency 1,32 --max_tokens "$TOKENS" \
+  "$bin/gwo-generate-bench" --coordinator "$ADDR" --run "$RUN" --concurrency ${CONCURRENCY:-1,32} --max_tokens "$TOKENS" \
     --repeats 3 --json "$OUT/gwo.json" --tokens_out "$OUT/gwo_tokens.txt" 2>&1 | tee "$OUT/gwo.log"
 fi
 log "gwo: the engine alone (gwo-train --serve, no gRPC)"
@@ -170,11 +182,12 @@ print(f"GPU: {peer['device']}; PyTorch {peer['torch']}; GPT-2 124M shape, bf16, 
       f"prompt 9 tokens, {tokens} new tokens per request.\n")
 print("| measure | tokens/s |\n|---|---|")
 for (bsz, m), v in sorted(p.items()):
-    print(f"| peer ({m}), batch {bsz} | {v:,.0f} |")
+    print(f"| peer ({m}), batch {bsz} (median of its timed runs) | {v:,.0f} |")
 for c, r in sorted(gwo.items()):
-    print(f"| gwo Generate stream, {c} concurrent (mean first token {r['mean_first_token_ms']:.0f} ms) | {r['tokens_per_s']:,.0f} |")
+    print(f"| gwo Generate stream, {c} concurrent (median of {r.get('rounds', 1)} rounds, best "
+          f"{r.get('best_tokens_per_s', r['tokens_per_s']):,.0f}; first token {r['mean_first_token_ms']:.0f} ms) | {r['tokens_per_s']:,.0f} |")
 for c, v in sorted(engine.items()):
-    print(f"| gwo engine alone (gwo-train --serve, no gRPC), {c} concurrent | {v:,.0f} |")
+    print(f"| gwo engine alone (gwo-train --serve, no gRPC), {c} concurrent (median) | {v:,.0f} |")
 if not gwo:
     print("\nNo gRPC figures: the coordinator did not start (see coordinator.log).")
     gwo = {c: {"tokens_per_s": v} for c, v in engine.items()}

@@ -7,6 +7,7 @@ of the time the serving path (worker, coordinator, gRPC streams) adds.
 """
 import argparse
 import json
+import statistics
 import subprocess
 import threading
 import time
@@ -20,7 +21,7 @@ def main():
     ap.add_argument("checkpoint")
     ap.add_argument("--concurrency", default="1,32")
     ap.add_argument("--tokens", type=int, default=256)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     serve = subprocess.Popen([args.gwo_train, "--serve"], stdin=subprocess.PIPE,
@@ -62,9 +63,11 @@ def main():
     round_of(1)  # warm-up: loads the model
     rows = []
     for c in [int(x) for x in args.concurrency.split(",")]:
-        best = max(round_of(c) for _ in range(args.repeats))
-        print(f"gwo engine (serve, no gRPC), {c} concurrent: {best:.1f} tok/s")
-        rows.append({"concurrency": c, "tokens_per_s": best})
+        rates = [round_of(c) for _ in range(args.repeats)]
+        median = statistics.median(rates)
+        print(f"gwo engine (serve, no gRPC), {c} concurrent: median {median:.1f} tok/s "
+              f"(best {max(rates):.1f}) over {len(rates)} rounds")
+        rows.append({"concurrency": c, "tokens_per_s": median, "best_tokens_per_s": max(rates)})
     serve.stdin.close()
     serve.wait(timeout=60)
     if args.json:
