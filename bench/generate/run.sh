@@ -137,7 +137,7 @@ python3 -c "import torch, safetensors" 2>/dev/null || { echo "no PyTorch here: t
 if [[ $coordinator_ok == 1 ]]; then
   log "gwo: Generate streams through the coordinator"
   "$bin/gwo-generate-bench" --coordinator "$ADDR" --run "$RUN" --concurrency ${CONCURRENCY:-1,32} --max_tokens "$TOKENS" \
-    --repeats 3 --json "$OUT/gwo.json" --tokens_out "$OUT/gwo_tokens.txt" 2>&1 | tee "$OUT/gwo.log"
+    --repeats 5 --json "$OUT/gwo.json" --tokens_out "$OUT/gwo_tokens.txt" 2>&1 | tee "$OUT/gwo.log"
 fi
 log "gwo: the engine alone (gwo-train --serve, no gRPC)"
 PYTHONUNBUFFERED=1 python3 "$root/bench/generate/serve_client.py" "$bin/gwo-train" "$ckpt_dir/final.ckpt" \

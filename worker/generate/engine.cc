@@ -19,6 +19,7 @@ struct Engine::Active {
   size_t prompt_len = 0;
   std::vector<int32_t> generated;  // tokens[prompt_len:]
   std::vector<int32_t> unsent;     // generated tokens not yet reported in an event
+  std::string unsent_text;         // their text, when Accept was told to defer
   std::mt19937_64 rng;
   TextStream text{{}};
   std::string finish;  // "stop" once it stopped by itself (end-of-text or a stop string)
@@ -367,11 +368,16 @@ void Engine::DecodeFused() {
            static_cast<int64_t>(a->tokens.size()) + 2 * K <= model_->block_size();
   }
   if (more) fused_->Continue();
+  // One event per request for the chunk's tokens, not one per token: 8x fewer messages
+  // on the way to the client (serve protocol, worker stream, Generate stream).
   std::vector<bool> finished(N, false);
   for (int k = 0; k < K; ++k) {
     for (int i = 0; i < N; ++i) {
-      if (!finished[i]) finished[i] = Accept(*active_[i], tokens[k * N + i]);
+      if (!finished[i]) finished[i] = Accept(*active_[i], tokens[k * N + i], /*defer=*/true);
     }
+  }
+  for (int i = 0; i < N; ++i) {
+    if (!finished[i]) Flush(*active_[i]);
   }
   // Descending, so that the row moved into a retired slot is never one still to retire.
   for (int i = N; i-- > 0;) {
@@ -379,7 +385,14 @@ void Engine::DecodeFused() {
   }
 }
 
-bool Engine::Accept(Active& a, int32_t token) {
+void Engine::Flush(Active& a) {
+  if (a.unsent_text.empty()) return;
+  a.sink(GenerateEvent{.text = std::move(a.unsent_text), .tokens = std::move(a.unsent)});
+  a.unsent_text.clear();
+  a.unsent.clear();
+}
+
+bool Engine::Accept(Active& a, int32_t token, bool defer) {
   const std::optional<int32_t> eot = tokenizer_->end_of_text();
   if (eot && token == *eot && !a.request.ignore_eos) {
     a.finish = "stop";
@@ -389,19 +402,14 @@ bool Engine::Accept(Active& a, int32_t token) {
   a.generated.push_back(token);
   a.unsent.push_back(token);
   const TextStream::Update update = a.text.Next(tokenizer_->Decode(a.generated));
+  a.unsent_text += update.text;
   if (update.stopped) {
     a.finish = "stop";
     a.stop_string = true;
-    if (!update.text.empty()) {
-      a.sink(GenerateEvent{.text = update.text, .tokens = std::move(a.unsent)});
-      a.unsent.clear();
-    }
+    Flush(a);
     return true;
   }
-  if (!update.text.empty()) {
-    a.sink(GenerateEvent{.text = update.text, .tokens = std::move(a.unsent)});
-    a.unsent.clear();
-  }
+  if (!defer) Flush(a);
   return static_cast<int>(a.generated.size()) >= a.request.max_tokens ||
          static_cast<int64_t>(a.tokens.size()) > model_->block_size();
 }
@@ -409,9 +417,10 @@ bool Engine::Accept(Active& a, int32_t token) {
 void Engine::Retire(size_t index, const std::string& reason, absl::Status status) {
   Active& a = *active_[index];
   GenerateEvent done{.done = true, .finish_reason = reason, .status = std::move(status)};
+  done.text = std::move(a.unsent_text);  // deferred by Accept
   if (reason.empty()) {  // finished on its own
     done.finish_reason = a.finish.empty() ? "length" : a.finish;
-    if (!a.stop_string) done.text = a.text.Finish(tokenizer_->Decode(a.generated));
+    if (!a.stop_string) done.text += a.text.Finish(tokenizer_->Decode(a.generated));
   }
   done.tokens = std::move(a.unsent);
   done.prompt_tokens = static_cast<int>(a.prompt_len);

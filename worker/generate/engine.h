@@ -117,8 +117,11 @@ class Engine {
   bool UseFused() const;
   void DecodeFused();
   void DrainFused();
-  // Records `token` for a.  Returns true when the request is finished.
-  bool Accept(Active& a, int32_t token);
+  // Records `token` for a and sends its text in an event, or with `defer` keeps the
+  // text for Flush (or Retire). Returns true when the request is finished.
+  bool Accept(Active& a, int32_t token, bool defer = false);
+  // Sends a's deferred text and tokens in one event, if there is text.
+  void Flush(Active& a);
   void Retire(size_t index, const std::string& reason, absl::Status status = absl::OkStatus());
   torch::Tensor RecomputeLogits(const Active& a);  // (V)
 
