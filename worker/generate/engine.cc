@@ -40,6 +40,8 @@ Engine::Engine(std::shared_ptr<models::CausalLm> model, std::unique_ptr<data::To
         model_->spec(), options_.max_batch, model_->block_size(),
         torch::TensorOptions().dtype(options_.dtype).device(options_.device)));
     cache_ = cache_storage_.get();
+    bucket_prefill_ = options_.prefill_buckets < 0 ? options_.device.is_cuda() : options_.prefill_buckets > 0;
+    if (bucket_prefill_ && options_.device.is_cuda()) WarmPrefillShapes();
     if (options_.device.is_cuda() && options_.cuda_graphs && DecodeGraphs::Available()) {
       graphs_ = std::make_unique<DecodeGraphs>(*model_, *cache_);
     }
@@ -50,6 +52,19 @@ Engine::Engine(std::shared_ptr<models::CausalLm> model, std::unique_ptr<data::To
     }
   }
   thread_ = std::thread([this] { Loop(); });
+}
+
+// One prefill forward per row bucket at 16 tokens (the shape of short prompts), on
+// the still empty cache, so that the first requests do not pay for new shapes.
+void Engine::WarmPrefillShapes() {
+  c10::InferenceMode inference;
+  const int64_t rows = std::min<int64_t>(cache_->rows(), options_.max_batch);
+  const int64_t T = std::min<int64_t>(16, cache_->max_len());
+  for (int64_t b = 1; b <= rows; b *= 2) {
+    const models::CacheStep step =
+        models::MakeCacheStep(*cache_, 0, std::vector<int64_t>(b, 0), T, /*window=*/0, options_.device);
+    models::ForwardCached(*model_, torch::zeros({b, T}, torch::kLong).to(options_.device), step);
+  }
 }
 
 Engine::~Engine() {
@@ -264,16 +279,27 @@ torch::Tensor Engine::PrefillCached(size_t first, size_t end) {
   // padding at P_b is overwritten by the first decode step and any further position
   // is overwritten before a query reaches it. A reused cache row holds a previous
   // request's keys past its prompt the same way.
-  std::vector<int64_t> idx_host(B * T, 0);
+  //
+  // With bucketed shapes the forward also covers rows up to a power of two (rows past
+  // `end` are free, or belong to requests whose own prefill follows and overwrites
+  // them) and tokens up to a multiple of 16, so that the GPU sees few distinct shapes.
+  int64_t Bp = B, Tp = T;
+  if (bucket_prefill_) {
+    Tp = std::min<int64_t>((T + 15) / 16 * 16, cache_->max_len());
+    int64_t b = 1;
+    while (b < B) b *= 2;
+    if (static_cast<int64_t>(first) + b <= cache_->rows()) Bp = b;
+  }
+  std::vector<int64_t> idx_host(Bp * Tp, 0);
   for (size_t i = first; i < end; ++i) {
     const std::vector<int32_t>& tokens = active_[i]->tokens;
-    std::copy(tokens.begin(), tokens.end(), idx_host.begin() + static_cast<int64_t>(i - first) * T);
+    std::copy(tokens.begin(), tokens.end(), idx_host.begin() + static_cast<int64_t>(i - first) * Tp);
   }
   const models::CacheStep step =
-      models::MakeCacheStep(*cache_, static_cast<int64_t>(first), std::vector<int64_t>(B, 0), T,
+      models::MakeCacheStep(*cache_, static_cast<int64_t>(first), std::vector<int64_t>(Bp, 0), Tp,
                             /*window=*/0, options_.device);
-  const torch::Tensor idx = torch::tensor(idx_host).view({B, T}).to(options_.device);  // (B, T)
-  const torch::Tensor all = models::ForwardCached(*model_, idx, step);                 // (B, T, V)
+  const torch::Tensor idx = torch::tensor(idx_host).view({Bp, Tp}).to(options_.device);
+  const torch::Tensor all = models::ForwardCached(*model_, idx, step).narrow(0, 0, B);  // (B, Tp, V)
   // Row b's logits at its own last prompt token, P_b - 1.
   std::vector<int64_t> last_host;
   for (size_t i = first; i < end; ++i) {

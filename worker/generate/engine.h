@@ -55,6 +55,12 @@ struct EngineOptions {
   // (faster for one request). 1: every batch computes alike, so a request's greedy
   // tokens do not depend on which requests share its steps.
   int fused_tensor_core_rows = 4;
+  // Prefill forwards padded to few shapes (rows to a power of two where the cache has
+  // the rows, tokens to a multiple of 16): on a GPU a new shape costs its first call
+  // tens of milliseconds (library plans, workspaces), which showed as a 100 ms first
+  // token for concurrent requests arriving in varying groups. 1: on, 0: off, -1: on
+  // CUDA only (then the row buckets at 16 tokens are also run once at start).
+  int prefill_buckets = -1;
 };
 
 class Engine {
@@ -106,6 +112,8 @@ class Engine {
   // Logits (end - first, V) at each prompt's last token for active_[first, end), by
   // one cached forward over the prompts right-padded to the longest.
   torch::Tensor PrefillCached(size_t first, size_t end);
+  void WarmPrefillShapes();
+  bool bucket_prefill_ = false;
   // Bounds of one prefill forward: its activations and logits (rows, T_max, V) grow
   // with rows * T_max (padded tokens). A single prompt longer than kPrefillTokens
   // still gets a forward of its own.

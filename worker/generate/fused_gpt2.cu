@@ -20,10 +20,6 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kHd = 64;    // head dim the attention kernel handles
 constexpr int kUnroll = 4;     // 16-byte loads in flight per lane, warp-per-row path
 constexpr int kMmaUnroll = 3;  // 32-wide K chunks in flight per warp, tensor-core path
-#ifndef GWO_FUSED_HEAD_ROWS  // (a benchmark may compile another value)
-#define GWO_FUSED_HEAD_ROWS 4
-#endif
-constexpr int kHeadRowsPerWarp = GWO_FUSED_HEAD_ROWS;  // LM head rows a warp takes, CUDA cores
 constexpr int kMaxC = 1024;
 constexpr int kAttnKeys = 64;  // keys per attention block
 constexpr int kAttnThreads = 128;
@@ -256,65 +252,17 @@ __device__ __forceinline__ void WarpDot(const bf16* __restrict__ wrow, const voi
   for (int b = 0; b < B; ++b) acc[b] = WarpSum(acc[b]);
 }
 
-// acc[r][b] = W[o + r, :] . in[b, :] for r < R (rows past N repeat the last), summed
-// over the warp, for K <= 256 * kUnroll: every load of the R rows is issued before the
-// first multiply. `in` is bf16 (B, K) in global memory.
-template <int B, int R>
-__device__ __forceinline__ void WarpDotRows(const bf16* __restrict__ W, int N, int o,
-                                            const bf16* __restrict__ in, int K, float acc[R][B]) {
-  const int lane = threadIdx.x % 32;
-  uint4 wv[R][kUnroll];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const bf16* row = W + static_cast<int64_t>(min(o + r, N - 1)) * K;
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int k = lane * 8 + u * 256;
-      if (k < K) wv[r][u] = Load16(row + k);
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int b = 0; b < B; ++b) acc[r][b] = 0;
-  }
-#pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    const int k = lane * 8 + u * 256;
-    if (k >= K) break;
-#pragma unroll
-    for (int b = 0; b < B; ++b) {
-      float a[8];
-      Unpack(*reinterpret_cast<const uint4*>(in + b * K + k), a);
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        float wf[8];
-        Unpack(wv[r][u], wf);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) acc[r][b] = fmaf(wf[i], a[i], acc[r][b]);
-      }
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int b = 0; b < B; ++b) acc[r][b] = WarpSum(acc[r][b]);
-  }
-}
-
 // out = [LN](in) @ W^T through epilogue E, output rows blockIdx.x * 8 + warp. With Ln,
 // `in` is x (B, K) and LayerNorm(ln_w, ln_b) is applied first; otherwise `in` (B, K) is
-// read as it is. R > 1 (the LM head: fewer blocks, so fewer argmax atomics): each warp
-// takes R consecutive rows, blockIdx.x * 8R + warp * R + r, with K <= 256 * kUnroll.
-template <int B, Out E, bool Ln, int R = 1>
+// read as it is.
+template <int B, Out E, bool Ln>
 __global__ void __launch_bounds__(kThreads) RowGemvKernel(
     const bf16* __restrict__ in, const bf16* __restrict__ ln_w, const bf16* __restrict__ ln_b,
     float eps, const bf16* __restrict__ W, int K, Epilogue e) {
-  static_assert(R == 1 || !Ln, "several rows per warp read `in` from global memory");
   extern __shared__ float xs[];  // (B, K) with Ln
   __shared__ unsigned long long block_best[B];
-  const int o0 = blockIdx.x * kWarps * R;
-  PrefetchRows(W, e.N, K, o0, kWarps * R);
+  const int o0 = blockIdx.x * kWarps;
+  PrefetchRows(W, e.N, K, o0, kWarps);
   if constexpr (E == Out::kLogits) {
     if (threadIdx.x < B) block_best[threadIdx.x] = 0;
     __syncthreads();
@@ -322,26 +270,17 @@ __global__ void __launch_bounds__(kThreads) RowGemvKernel(
   WaitPrior();
   AllowNext();
   if constexpr (Ln) LayerNormRows<B, float>(in, ln_w, ln_b, K, eps, xs, K);
-  const int o = o0 + threadIdx.x / 32 * R, lane = threadIdx.x % 32;
+  const int o = o0 + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (o < e.N) {
-    float acc[R][B];
-    if constexpr (R == 1) {
-      WarpDot<B, Ln>(W + static_cast<int64_t>(o) * K, Ln ? static_cast<const void*>(xs) : in, K, acc[0]);
-    } else {
-      WarpDotRows<B, R>(W, e.N, o, in, K, acc);
-    }
+    float acc[B];
+    WarpDot<B, Ln>(W + static_cast<int64_t>(o) * K, Ln ? static_cast<const void*>(xs) : in, K, acc);
     if (lane < B) {
-      // Lane b stores row b's values (B <= 2 < 32).
+      // Lane b stores row b's value (B <= 8 < 32).
+      float v = 0;
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
-        float v = 0;
-#pragma unroll
-        for (int b = 0; b < B; ++b) if (b == lane) v = acc[r][b];
-        if (o + r < e.N) {
-          const unsigned long long key = Store<E>(e, o + r, lane, v);
-          if constexpr (E == Out::kLogits) atomicMax(&block_best[lane], key);
-        }
-      }
+      for (int b = 0; b < B; ++b) if (b == lane) v = acc[b];
+      const unsigned long long key = Store<E>(e, o, lane, v);
+      if constexpr (E == Out::kLogits) atomicMax(&block_best[lane], key);
     }
   }
   if constexpr (E == Out::kLogits) FinishArgmax<B>(e, block_best);
@@ -638,9 +577,8 @@ void Project(const Gpt2Decode& m, cudaStream_t st, const bf16* in, const void* l
   if constexpr (B <= 2) {
     if (B < m.tensor_core_rows) {
       const size_t smem = Ln ? sizeof(float) * B * K : 0;
-      constexpr int R = E == Out::kLogits ? kHeadRowsPerWarp : 1;
-      Launch(m.pdl, RowGemvKernel<B, E, Ln, R>, dim3((e.N + kWarps * R - 1) / (kWarps * R)),
-             dim3(kThreads), smem, st, in, w(ln_w), w(ln_b), m.eps, w(W), K, e);
+      Launch(m.pdl, RowGemvKernel<B, E, Ln>, dim3((e.N + kWarps - 1) / kWarps), dim3(kThreads),
+             smem, st, in, w(ln_w), w(ln_b), m.eps, w(W), K, e);
       return;
     }
   }

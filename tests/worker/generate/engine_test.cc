@@ -63,14 +63,16 @@ spec::RunSpec TinySpec(const std::string& arch) {
   return spec;
 }
 
-std::unique_ptr<Engine> MakeEngine(const spec::RunSpec& spec, bool cache, int max_batch = 8) {
+std::unique_ptr<Engine> MakeEngine(const spec::RunSpec& spec, bool cache, int max_batch = 8,
+                                   int prefill_buckets = -1) {
   torch::manual_seed(11);
   auto model = models::MakeModel(spec.model, spec.attention, 256);
   EXPECT_TRUE(model.ok()) << model.status();
   auto tokenizer = data::LoadTokenizer("byte", "");
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
   return std::make_unique<Engine>(*model, *std::move(tokenizer), spec,
-                                  EngineOptions{.max_batch = max_batch, .use_kv_cache = cache});
+                                  EngineOptions{.max_batch = max_batch, .use_kv_cache = cache,
+                                                .prefill_buckets = prefill_buckets});
 }
 
 Result Complete(Engine& engine, uint64_t id, const GenerateRequest& request) {
@@ -127,10 +129,12 @@ TEST_P(EngineTest, ConcurrentRequestsEqualEachRunAlone) {
 // together; each must still get the tokens it gets alone. Two of them end at their
 // first token (max_tokens 1), one in the last row, so retiring them from the
 // prefilled batch moves rows around.
+// With prefill_buckets the forward is padded to 8 rows and 16 or 32 tokens.
 TEST_P(EngineTest, RequestsPrefilledTogetherEqualEachRunAlone) {
-  for (const bool cache : {true, false}) {
-    SCOPED_TRACE(cache ? "kv cache" : "recompute");
-    auto engine = MakeEngine(TinySpec(GetParam()), cache, /*max_batch=*/8);
+  for (const int mode : {0, 1, 2}) {
+    const bool cache = mode != 2, buckets = mode == 1;
+    SCOPED_TRACE(!cache ? "recompute" : buckets ? "kv cache, bucketed prefill shapes" : "kv cache");
+    auto engine = MakeEngine(TinySpec(GetParam()), cache, /*max_batch=*/8, buckets ? 1 : 0);
     const std::vector<GenerateRequest> requests = {
         Greedy("the longest prompt of all", 10), Greedy("a", 1), Greedy("mid size", 12),
         GenerateRequest{.prompt = "xyz", .max_tokens = 9, .sampling = {.temperature = 0.9, .top_k = 20, .seed = 5}},
