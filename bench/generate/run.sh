@@ -15,7 +15,8 @@
 #   (cd / && tar czf "$OLDPWD/bench/generate/.carry/pg15.tgz" usr/lib/postgresql/15/bin/{postgres,initdb,pg_ctl} \
 #      $(ls -d usr/lib/postgresql/15/lib/*.so | grep -v llvmjit) usr/share/postgresql/15)
 # (PostgreSQL 15 server binaries for the embedded database; their libraries come from .debs).
-# Environment: OUT (default /tmp/gwo-generate-bench), TOKENS (256), SMALL=1 for a
+# Environment: OUT (default /tmp/gwo-generate-bench), TOKENS (256), CONCURRENCY (1,32),
+# SKIP_FUSED_STEP=1 (no fused-step microbenchmark), FUSED_AB (see 1b), SMALL=1 for a
 # CPU dry run with a 2-layer model.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -55,7 +56,7 @@ bin=$BUILD/bin
 # 1b. The fused decode step alone (no LibTorch, no serving): microseconds per step by
 # batch, with and without programmatic dependent launches (bench/generate/fused_step_bench.cu).
 nvcc=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
-if [[ ${SMALL:-0} != 1 && -x $nvcc ]]; then
+if [[ ${SMALL:-0} != 1 && ${SKIP_FUSED_STEP:-0} != 1 && -x $nvcc ]]; then
   log "fused decode step alone"
   if "$nvcc" -std=c++20 -O3 -arch=sm_90 -I"$root" "$root/bench/generate/fused_step_bench.cu" \
        "$root/worker/generate/fused_gpt2.cu" -o "$work/fused_step_bench" >"$OUT/fused_step_build.log" 2>&1; then

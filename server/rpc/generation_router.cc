@@ -36,6 +36,32 @@ absl::StatusOr<GenerationTarget> ResolveGenerationTarget(const RunRecord& run,
   return GenerationTarget{.worker = run.worker, .checkpoint_path = run.output_dir + "/" + file};
 }
 
+GenerationTargets::GenerationTargets(Store* store, absl::Duration ttl, size_t max_entries)
+    : store_(store), ttl_(ttl), max_entries_(max_entries) {}
+
+absl::StatusOr<GenerationTarget> GenerationTargets::Resolve(int64_t run_id, const std::string& checkpoint,
+                                                            absl::Time now) {
+  const auto key = std::make_pair(run_id, checkpoint);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end() && now < it->second.expires) return it->second.target;
+  }
+  absl::StatusOr<RunRecord> run = store_->GetRun(run_id);
+  if (!run.ok()) return run.status();
+  absl::StatusOr<GenerationTarget> target = ResolveGenerationTarget(*run, checkpoint);
+  if (!target.ok() || run->state != RunState::kSucceeded) return target;
+  absl::MutexLock lock(&mu_);
+  if (entries_.size() >= max_entries_) {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      it = it->second.expires <= now ? entries_.erase(it) : std::next(it);
+    }
+    if (entries_.size() >= max_entries_) entries_.clear();
+  }
+  entries_[key] = Entry{*target, now + ttl_};
+  return target;
+}
+
 void GenerationRouter::AddWorker(const std::string& name, GenerationChannel* channel) {
   absl::MutexLock lock(&mu_);
   workers_[name] = channel;

@@ -12,13 +12,13 @@ namespace gwo::server {
 
 class GenerationServiceImpl final : public gwo::v1::GenerationService::CallbackService {
  public:
-  GenerationServiceImpl(Store* store, GenerationRouter* router) : store_(store), router_(router) {}
+  GenerationServiceImpl(Store* store, GenerationRouter* router) : targets_(store), router_(router) {}
 
   grpc::ServerWriteReactor<gwo::v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* ctx, const gwo::v1::GenerateRequest* request) override;
 
  private:
-  Store* const store_;
+  GenerationTargets targets_;
   GenerationRouter* const router_;
 };
 
