@@ -18,10 +18,11 @@ using gwo::v1::GenerateResponse;
 // arriving after the call is over finds it closed rather than a deleted reactor.
 class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
  public:
-  GenerateCall(Store* store, GenerationRouter* router, const gwo::v1::GenerateRequest& request)
+  GenerateCall(GenerationTargets* targets, GenerationRouter* router,
+               const gwo::v1::GenerateRequest& request)
       : router_(router), state_(std::make_shared<State>()) {
     state_->call = this;
-    absl::Status s = Begin(store, request);
+    absl::Status s = Begin(targets, request);
     if (!s.ok()) {
       absl::MutexLock lock(&state_->mu);
       FinishLocked(ToGrpcStatus(s));
@@ -64,7 +65,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
     GenerateCall* call ABSL_GUARDED_BY(mu);  // null once the call is done
   };
 
-  absl::Status Begin(Store* store, const gwo::v1::GenerateRequest& request) {
+  absl::Status Begin(GenerationTargets* targets, const gwo::v1::GenerateRequest& request) {
     if (request.run_id() <= 0) return absl::InvalidArgumentError("run_id must be > 0");
     if (request.max_tokens() < 0) return absl::InvalidArgumentError("max_tokens must be >= 0");
     if (request.temperature() < 0) return absl::InvalidArgumentError("temperature must be >= 0");
@@ -72,9 +73,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
     if (request.top_p() < 0 || request.top_p() > 1) {
       return absl::InvalidArgumentError("top_p must be in (0, 1] (0: off)");
     }
-    absl::StatusOr<RunRecord> run = store->GetRun(request.run_id());
-    if (!run.ok()) return run.status();
-    absl::StatusOr<GenerationTarget> target = ResolveGenerationTarget(*run, request.checkpoint());
+    absl::StatusOr<GenerationTarget> target = targets->Resolve(request.run_id(), request.checkpoint());
     if (!target.ok()) return target.status();
     std::weak_ptr<State> weak = state_;
     absl::StatusOr<uint64_t> id =
@@ -152,7 +151,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
 grpc::ServerWriteReactor<GenerateResponse>* GenerationServiceImpl::Generate(
     grpc::CallbackServerContext* ctx, const gwo::v1::GenerateRequest* request) {
   (void)ctx;
-  return new GenerateCall(store_, router_, *request);
+  return new GenerateCall(&targets_, router_, *request);
 }
 
 }  // namespace gwo::server
