@@ -23,17 +23,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${OUT:-/tmp/gwo-generate-bench}
 TOKENS=${TOKENS:-256}
 BUILD=${BUILD:-/tmp/gwo-bench-build}
-work=$(mktemp -d /tmp/gwo-genbench-XXXXXX)
-chmod 755 "$work"
-mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-log() { echo "[$(date -u +%T)] $*"; }
+source "$root/bench/lib.sh"
+bench_begin gwo-genbench
 
 # 1. Build.
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
@@ -192,10 +183,11 @@ for c, v in sorted(engine.items()):
 if not gwo:
     print("\nNo gRPC figures: the coordinator did not start (see coordinator.log).")
     gwo = {c: {"tokens_per_s": v} for c, v in engine.items()}
-g1, g32 = gwo[1]["tokens_per_s"], gwo[32]["tokens_per_s"]
-print(f"\n- gwo 1 request / peer ({mode}) batch 1: **{g1 / p[(1, mode)]:.2f}x** (target >= 2x)")
+g1, g32 = (gwo[c]["tokens_per_s"] if c in gwo else float("nan") for c in (1, 32))
+nan = float("nan")
+print(f"\n- gwo 1 request / peer ({mode}) batch 1: **{g1 / p.get((1, mode), nan):.2f}x** (target >= 2x)")
 print(f"- gwo 32 concurrent / gwo 1 request: **{g32 / g1:.1f}x** (target >= 10x)")
-print(f"- gwo 32 concurrent / peer ({mode}) batch 32: {g32 / p[(32, mode)]:.2f}x")
+print(f"- gwo 32 concurrent / peer ({mode}) batch 32: {g32 / p.get((32, mode), nan):.2f}x")
 print(f"- greedy tokens of gwo and the peer agree for the first {same} of {min(len(a), len(b))} tokens")
 if os.path.exists(f"{out}/fused_step.txt"):
     print("\nThe fused decode step alone (bench/generate/fused_step_bench.cu):\n")

@@ -27,17 +27,8 @@ OUT=${OUT:-/tmp/gwo-gpu-examples}
 BUILD=${BUILD:-/tmp/gwo-examples-build}
 STEPS=${STEPS:-10}
 SLOTS=${SLOTS:-1}
-work=$(mktemp -d /tmp/gwo-gpuex-XXXXXX)
-chmod 755 "$work"
-mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-log() { echo "[$(date -u +%T)] $*"; }
+source "$root/bench/lib.sh"
+bench_begin gwo-gpuex
 
 log "building gwo (Release) in $BUILD"
 cmake -S "$root" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release ${GWO_PG_ARGS:-} >"$OUT/cmake.log" 2>&1
