@@ -43,10 +43,17 @@ Pass Forward(models::CausalLm& model, const std::vector<int32_t>& ids, int64_t n
   return pass;
 }
 
-// The index of the answer (in `answers`) with the highest log-likelihood after
-// `prompt`: one forward of every answer appended to the prompt, right-padded.
-int Predict(models::CausalLm& model, const std::vector<int32_t>& prompt,
-            const std::vector<std::vector<int32_t>>& answers) {
+
+double MeanCosine(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b, size_t layers) {
+  double sum = 0;
+  for (size_t l = 0; l < layers; ++l) sum += CosineSimilarity(a[l], b[l]);
+  return sum / static_cast<double>(layers);
+}
+
+}  // namespace
+
+int MostLikelyAnswer(models::CausalLm& model, const std::vector<int32_t>& prompt,
+                     const std::vector<std::vector<int32_t>>& answers) {
   const int64_t P = static_cast<int64_t>(prompt.size());
   int64_t longest = 0;
   for (const auto& a : answers) longest = std::max<int64_t>(longest, static_cast<int64_t>(a.size()));
@@ -60,14 +67,18 @@ int Predict(models::CausalLm& model, const std::vector<int32_t>& prompt,
   }
   const torch::Device device = model.token_embedding().device();
   const torch::Tensor x = torch::tensor(rows, torch::kLong).view({L, T}).to(device);
-  const torch::Tensor logp = torch::log_softmax(model.forward(x).to(torch::kFloat64), -1).cpu();  // (L, T, V)
+  // Only the positions that predict answer tokens, P - 1 .. P + longest - 2: the whole
+  // (L, T, V) in float64 on the host was 12 GB for 5 answers after a 2048-token prompt
+  // with Qwen3's vocabulary, copied for every prediction.
+  const torch::Tensor logits = model.forward(x).narrow(1, P - 1, longest);                // (L, longest, V)
+  const torch::Tensor logp = torch::log_softmax(logits.to(torch::kFloat64), -1).cpu();  // (L, longest, V)
   int best = 0;
   double best_score = -std::numeric_limits<double>::infinity();
   for (int64_t r = 0; r < L; ++r) {
     const auto& a = answers[static_cast<size_t>(r)];
     double score = 0;
     for (size_t j = 0; j < a.size(); ++j) {
-      score += logp[r][P - 1 + static_cast<int64_t>(j)][a[j]].item<double>();
+      score += logp[r][static_cast<int64_t>(j)][a[j]].item<double>();
     }
     if (score > best_score) {
       best_score = score;
@@ -76,14 +87,6 @@ int Predict(models::CausalLm& model, const std::vector<int32_t>& prompt,
   }
   return best;
 }
-
-double MeanCosine(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b, size_t layers) {
-  double sum = 0;
-  for (size_t l = 0; l < layers; ++l) sum += CosineSimilarity(a[l], b[l]);
-  return sum / static_cast<double>(layers);
-}
-
-}  // namespace
 
 absl::StatusOr<IclComparison> CompareIclWithFineTuning(models::CausalLm& fine_tuned,
                                                        models::CausalLm& reference,
@@ -125,9 +128,9 @@ absl::StatusOr<IclComparison> CompareIclWithFineTuning(models::CausalLm& fine_tu
       ++tau_queries;
     }
     const int truth = task->query_labels[q];
-    right_icl += Predict(reference, prompt, task->answers) == truth;
-    right_ft += Predict(fine_tuned, query, task->answers) == truth;
-    right_zsl += Predict(reference, query, task->answers) == truth;
+    right_icl += MostLikelyAnswer(reference, prompt, task->answers) == truth;
+    right_ft += MostLikelyAnswer(fine_tuned, query, task->answers) == truth;
+    right_zsl += MostLikelyAnswer(reference, query, task->answers) == truth;
     ++out.queries;
   }
   if (ft_training) fine_tuned.train();

@@ -62,6 +62,13 @@ struct IclComparison {
   int queries = 0;  // queries measured
 };
 
+// The index in `answers` of the most likely answer after `prompt`: the largest sum of
+// the answer tokens' log-probabilities (ties: the lowest index). One forward of every
+// answer appended to the prompt, right-padded; `model` as it is (eval mode, no grad
+// are the caller's).
+int MostLikelyAnswer(models::CausalLm& model, const std::vector<int32_t>& prompt,
+                     const std::vector<std::vector<int32_t>>& answers);
+
 // The comparison above over BuildIclTask's queries (block_size: the smaller of the
 // two models'). Errors: those of BuildIclTask. Leaves capture off and each model in
 // the mode it was in.

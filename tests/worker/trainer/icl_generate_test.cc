@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <random>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -71,6 +72,48 @@ TEST(Icl, ComparesAndStaysInRange) {
   EXPECT_GE(c->kendall_tau, -1.0);
   EXPECT_LE(c->kendall_tau, 1.0);
   for (const auto& a : reference->attentions()) EXPECT_FALSE(a->capture());
+}
+
+// MostLikelyAnswer (behind the icl_acc_* metrics) against each answer scored alone,
+// unpadded, from the model's whole log-softmax: prompts of 1 to 20 tokens, 2 to 5
+// answers of one length per trial (1 to 4 tokens; else the shortest tends to win), on
+// a model with weights scaled up so that its predictions are far from uniform.
+TEST(Icl, MostLikelyAnswerHasTheLargestSumOfLogProbabilities) {
+  auto model = Tiny(3);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) {
+    if (p.dim() >= 2) p.mul_(6);
+  }
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> token(0, 255);
+  int checked = 0, not_first = 0;
+  for (int trial = 0; trial < 30; ++trial) {
+    std::vector<int32_t> prompt(1 + trial % 20);
+    for (int32_t& t : prompt) t = token(rng);
+    std::vector<std::vector<int32_t>> answers(2 + trial % 4);
+    for (size_t i = 0; i < answers.size(); ++i) {
+      answers[i].resize(1 + trial % 4);
+      for (int32_t& t : answers[i]) t = token(rng);
+    }
+    int best = -1;
+    double best_score = -INFINITY;
+    for (size_t i = 0; i < answers.size(); ++i) {
+      const std::vector<int32_t>& a = answers[i];
+      std::vector<int64_t> seq(prompt.begin(), prompt.end());
+      seq.insert(seq.end(), a.begin(), a.end() - 1);
+      const torch::Tensor lp =
+          torch::log_softmax(model->forward(torch::tensor(seq).view({1, -1}))[0].to(torch::kDouble), -1);
+      double score = 0;
+      for (size_t j = 0; j < a.size(); ++j) score += lp[prompt.size() - 1 + j][a[j]].item<double>();
+      if (score > best_score) best_score = score, best = static_cast<int>(i);
+    }
+    EXPECT_EQ(MostLikelyAnswer(*model, prompt, answers), best) << "trial " << trial;
+    ++checked;
+    not_first += best != 0;
+  }
+  EXPECT_EQ(checked, 30);
+  EXPECT_GT(not_first, 5) << "the answers' order alone would pass";
 }
 
 TEST(Icl, TheReferenceAgainstItselfHasNoOutputUpdate) {
