@@ -16,7 +16,7 @@
 #      $(ls -d usr/lib/postgresql/15/lib/*.so | grep -v llvmjit) usr/share/postgresql/15)
 # (PostgreSQL 15 server binaries for the embedded database; their libraries come from .debs).
 # Environment: OUT (default /tmp/gwo-generate-bench), TOKENS (256), CONCURRENCY (1,32),
-# SKIP_FUSED_STEP=1 (no fused-step microbenchmark), FUSED_AB (see 1b), SMALL=1 for a
+# SKIP_FUSED_STEP=1 (no fused-step microbenchmark), SMALL=1 for a
 # CPU dry run with a 2-layer model.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -52,12 +52,6 @@ if [[ ${SMALL:-0} != 1 && ${SKIP_FUSED_STEP:-0} != 1 && -x $nvcc ]]; then
   if "$nvcc" -std=c++20 -O3 -arch=sm_90 -I"$root" "$root/bench/generate/fused_step_bench.cu" \
        "$root/worker/generate/fused_gpt2.cu" -o "$work/fused_step_bench" >"$OUT/fused_step_build.log" 2>&1; then
     { "$work/fused_step_bench" 128; echo; "$work/fused_step_bench" 512; } >"$OUT/fused_step.txt" 2>&1 || true
-    # FUSED_AB="-DNAME=VALUE ...": the same at position 128 with other compile-time settings.
-    for def in ${FUSED_AB:-}; do
-      "$nvcc" -std=c++20 -O3 -arch=sm_90 "$def" -I"$root" "$root/bench/generate/fused_step_bench.cu" \
-        "$root/worker/generate/fused_gpt2.cu" -o "$work/fused_step_ab" >>"$OUT/fused_step_build.log" 2>&1 &&
-        { echo; echo "With $def:"; "$work/fused_step_ab" 128; } >>"$OUT/fused_step.txt" 2>&1 || true
-    done
     nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -n 1 || true)
     if [[ -n $nsys ]]; then
       (cd "$work" && "$nsys" profile --cuda-graph-trace=node -o "$work/fused" "$work/fused_step_bench" 128 1 1 >/dev/null 2>&1 &&
