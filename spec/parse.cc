@@ -127,6 +127,8 @@ void ReadTraining(const YAML::Node& node, const std::string& path, ErrorList* er
   r.Int("eval_batches", &t->eval_batches, 1, 1 << 20);
   r.Int("log_every", &t->log_every, 1, kMaxSteps);
   r.Enum("device", &t->device, {"auto", "cpu", "cuda"});
+  r.Enum("precision", &t->precision, {"auto", "bf16", "fp16", "tf32", "fp32"});
+  r.Bool("cuda_graph", &t->cuda_graph);
   r.Int("checkpoint_every", &t->checkpoint_every, 0, kMaxSteps);
   r.Int("keep_checkpoints", &t->keep_checkpoints, 1, 1000);
   r.Int("threads", &t->threads, 0, 1024);
@@ -366,6 +368,8 @@ std::string RunSpecToYaml(const RunSpec& r) {
   out << YAML::Key << "eval_batches" << YAML::Value << t.eval_batches;
   out << YAML::Key << "log_every" << YAML::Value << t.log_every;
   out << YAML::Key << "device" << YAML::Value << t.device;
+  out << YAML::Key << "precision" << YAML::Value << t.precision;
+  out << YAML::Key << "cuda_graph" << YAML::Value << t.cuda_graph;
   out << YAML::Key << "checkpoint_every" << YAML::Value << t.checkpoint_every;
   out << YAML::Key << "keep_checkpoints" << YAML::Value << t.keep_checkpoints;
   out << YAML::Key << "threads" << YAML::Value << t.threads;

@@ -161,6 +161,18 @@ struct TrainingSpec {
   int eval_batches = 8;        // batches per validation
   int64_t log_every = 10;      // train_loss/lr every N steps
   std::string device = "auto"; // "auto" (cuda if present), "cpu" or "cuda"
+  // Arithmetic of the forward and backward passes: "bf16" (autocast to bfloat16),
+  // "fp16" (float16 with dynamic loss scaling; CUDA only), "tf32" (float32 storage,
+  // TensorFloat-32 matmuls; CUDA only), "fp32", or "auto": bf16 on CUDA, fp32 on CPU.
+  // Master weights, optimizer state, checkpoints and exports stay float32 whatever
+  // the choice; normalisation statistics, softmax, losses and metrics run in float32.
+  // gwo-train resolves "auto" before it starts and records the resolved value in
+  // run.yaml and every checkpoint; a run does not resume across precisions.
+  std::string precision = "auto";
+  // Capture the whole training step (forward, backward, clipping, optimizer) in one
+  // CUDA graph and replay it, where the step's shapes and host work are static (see
+  // worker/trainer/step_graph.h for when it is not). Only how fast it runs, not what.
+  bool cuda_graph = true;
   int64_t checkpoint_every = 0;  // training-state checkpoint every N steps (0: none but the final)
   int keep_checkpoints = 2;      // periodic checkpoints kept on disk (the newest ones)
   int threads = 1;             // CPU threads of the trainer (LibTorch and BLAS); 0: library default

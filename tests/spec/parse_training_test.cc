@@ -132,6 +132,26 @@ TEST(ParseTrainingModes, DefaultsRoundTripAndOptimizerAsAScalar) {
   EXPECT_EQ(RunSpecToYaml(*back), yaml);
 }
 
+TEST(ParseTraining, PrecisionAndCudaGraphRoundTripWithAutoAndOnByDefault) {
+  absl::StatusOr<RunSpec> defaults = Parse("  steps: 10\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->training.precision, "auto");
+  EXPECT_TRUE(defaults->training.cuda_graph);
+  for (const std::string precision : {"bf16", "fp16", "tf32", "fp32"}) {
+    absl::StatusOr<RunSpec> r = Parse("  precision: " + precision + "\n  cuda_graph: false\n");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->training.precision, precision);
+    EXPECT_FALSE(r->training.cuda_graph);
+    absl::StatusOr<RunSpec> again = ParseRunSpec(RunSpecToYaml(*r), "again.yaml");
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->training.precision, precision);
+    EXPECT_FALSE(again->training.cuda_graph);
+  }
+  const std::string error = ErrorOf("  precision: float8\n");
+  EXPECT_THAT(error, HasSubstr("training.precision"));
+  EXPECT_THAT(error, HasSubstr("fp16"));
+}
+
 TEST(ParseTrainingModes, BadValuesAreErrorsWithPositions) {
   EXPECT_THAT(ErrorOf("  trainable: {mode: half}\n"),
               HasSubstr("run.yaml:3:21: training.trainable.mode: expected one of full, lora, kv_only"));

@@ -121,15 +121,18 @@ Gpt2Impl::Gpt2Impl(const spec::ModelSpec& spec,
 }
 
 torch::Tensor Gpt2Impl::forward(const torch::Tensor& idx) {
+  // (B, T, V): x @ wte^T with the tied head.
+  return torch::linear(forward_hidden(idx), lm_head_weight());
+}
+
+torch::Tensor Gpt2Impl::forward_hidden(const torch::Tensor& idx) {
   TORCH_CHECK(idx.dim() == 2, "GPT-2 expects token ids of shape (B, T), got ", idx.sizes());
   const int64_t T = idx.size(1);
   TORCH_CHECK(T <= block_size(), "sequence length ", T, " exceeds block_size ", block_size());
   const torch::Tensor pos = torch::arange(T, idx.options().dtype(torch::kLong));  // (T)
   torch::Tensor x = drop_(wte(idx) + wpe(pos));                                   // (B, T, C)
   for (const auto& block : *h) x = block->as<BlockImpl>()->forward(x);
-  x = ln_f(x);
-  // (B, T, V): x @ wte^T with the tied head.
-  return lm_head ? lm_head(x) : torch::linear(x, wte->weight);
+  return ln_f(x);  // (B, T, C)
 }
 
 torch::Tensor Gpt2Impl::forward_cached(const torch::Tensor& idx, const CacheStep& step) {

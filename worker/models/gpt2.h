@@ -86,6 +86,8 @@ class Gpt2Impl : public CausalLm {
 
   // idx: (B, T) int64 token ids with T <= block_size. Returns logits (B, T, V).
   torch::Tensor forward(const torch::Tensor& idx) override;
+  torch::Tensor forward_hidden(const torch::Tensor& idx) override;  // (B, T, C) after ln_f
+  torch::Tensor lm_head_weight() const override { return lm_head ? lm_head->weight : wte->weight; }
   // Incremental decoding (kv_cache.h): logits (B, T, V) of idx (B, T) at step's
   // positions, reading and extending step.cache.
   torch::Tensor forward_cached(const torch::Tensor& idx, const CacheStep& step);

@@ -39,7 +39,17 @@ class CausalLm : public torch::nn::Module {
   // idx: (B, T) int64 token ids in [0, vocab_size) with T <= block_size.
   // Returns logits (B, T, vocab_size); position t depends only on idx[:, :t+1].
   // Throws c10::Error on bad shapes (gwo-train catches at its entry point).
+  // Equals the LM head applied to forward_hidden(idx).
   virtual torch::Tensor forward(const torch::Tensor& idx) = 0;
+
+  // What the LM head reads: the final-normalised hidden states (B, T, C) of idx (B, T).
+  // forward(idx) == linear(forward_hidden(idx), lm_head_weight()); the training loss
+  // takes this path so that the (B, T, V) logits need not exist at once
+  // (trainer/lm_head_loss.h).
+  virtual torch::Tensor forward_hidden(const torch::Tensor& idx) = 0;
+
+  // The LM head's weight (V, C): the token embedding when tied, else lm_head's.
+  virtual torch::Tensor lm_head_weight() const = 0;
 
   // The attention variant of each layer, in layer order.
   virtual std::vector<std::shared_ptr<attention::Attention>> attentions() const = 0;

@@ -149,6 +149,11 @@ Qwen3Impl::Qwen3Impl(const spec::ModelSpec& spec,
 }
 
 torch::Tensor Qwen3Impl::forward(const torch::Tensor& idx) {
+  // (B, T, V): x @ embed_tokens^T with the tied head.
+  return torch::linear(forward_hidden(idx), lm_head_weight());
+}
+
+torch::Tensor Qwen3Impl::forward_hidden(const torch::Tensor& idx) {
   TORCH_CHECK(idx.dim() == 2, "Qwen3 expects token ids of shape (B, T), got ", idx.sizes());
   const int64_t T = idx.size(1);
   TORCH_CHECK(T <= block_size(), "sequence length ", T, " exceeds block_size ", block_size());
@@ -157,9 +162,7 @@ torch::Tensor Qwen3Impl::forward(const torch::Tensor& idx) {
   for (const auto& layer : *model->layers) {
     x = layer->as<Qwen3DecoderLayerImpl>()->forward(x, cos, sin);
   }
-  x = model->norm(x);
-  // (B, T, V): x @ embed_tokens^T with the tied head.
-  return lm_head ? lm_head(x) : torch::linear(x, model->embed_tokens->weight);
+  return model->norm(x);  // (B, T, C)
 }
 
 torch::Tensor Qwen3Impl::forward_cached(const torch::Tensor& idx, const CacheStep& step) {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "worker/trainer/batches.h"
+#include "worker/trainer/lm_head_loss.h"
 #include "worker/trainer/memory_probe.h"
 #include "worker/trainer/metric_functions.h"
 #include "worker/trainer/natural_optimizer.h"
@@ -79,7 +80,7 @@ std::vector<std::vector<int64_t>> ValidationBatches(int64_t val_tokens, const sp
 
 std::optional<double> Evaluate(models::CausalLm& model, std::span<const int32_t> val,
                                const spec::RunSpec& spec, const torch::Device& device,
-                               const std::atomic<bool>* stop) {
+                               const std::atomic<bool>* stop, Precision precision) {
   const std::vector<std::vector<int64_t>> batches = ValidationBatches(static_cast<int64_t>(val.size()), spec);
   torch::NoGradGuard no_grad;
   model.eval();
@@ -90,7 +91,9 @@ std::optional<double> Evaluate(models::CausalLm& model, std::span<const int32_t>
       return std::nullopt;
     }
     auto [x, y] = ToTensors(val, batch_starts, spec.model.block_size, device);
-    sum += LanguageModelLoss(model.forward(x), y).item<double>();
+    AutocastScope autocast(precision, device);
+    sum += LmHeadLoss(model.forward_hidden(x), model.lm_head_weight(), y, ComputeDtype(precision))
+               .item<double>();
   }
   model.train();
   return sum / static_cast<double>(batches.size());

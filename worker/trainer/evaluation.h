@@ -13,6 +13,7 @@
 
 #include "spec/run_spec.h"
 #include "worker/models/model.h"
+#include "worker/trainer/precision.h"
 
 namespace gwo::trainer {
 
@@ -25,11 +26,13 @@ std::pair<torch::Tensor, torch::Tensor> ToTensors(std::span<const int32_t> token
 std::vector<std::vector<int64_t>> ValidationBatches(int64_t val_tokens, const spec::RunSpec& spec);
 
 // Mean loss over the validation batches; nullopt when a stop was requested midway.
-// Draws no random numbers (eval mode: no dropout), so it does not move the run's
-// trajectory. Leaves the model in training mode.
+// The forward runs under `precision` (the run's), the loss in float32 through
+// LmHeadLoss. Draws no random numbers (eval mode: no dropout), so it does not move the
+// run's trajectory. Leaves the model in training mode.
 std::optional<double> Evaluate(models::CausalLm& model, std::span<const int32_t> val,
                                const spec::RunSpec& spec, const torch::Device& device,
-                               const std::atomic<bool>* stop);
+                               const std::atomic<bool>* stop,
+                               Precision precision = Precision::kFp32);
 
 struct Fidelity {
   double kl = 0;                 // mean per-token KL(P_reference ‖ P_model), nats

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "worker/trainer/lm_head_loss.h"
 #include "worker/trainer/metric_functions.h"
 #include "worker/trainer/optimization.h"
 
@@ -13,6 +14,10 @@ absl::StatusOr<std::unique_ptr<Learner>> MakeLearner(std::shared_ptr<models::Cau
                                                      const spec::TrainingSpec& training,
                                                      const spec::OptimizerSpec& optimizer,
                                                      std::string prefix) {
+  const torch::Device device = model->parameters().empty() ? torch::Device(torch::kCPU)
+                                                           : model->parameters().front().device();
+  absl::StatusOr<Precision> precision = ResolvePrecision(training.precision, device);
+  if (!precision.ok()) return precision.status();
   absl::StatusOr<TrainableSetup> setup = ApplyTrainable(*model, training.trainable);
   if (!setup.ok()) return setup.status();
   auto learner = std::make_unique<Learner>();
@@ -20,11 +25,17 @@ absl::StatusOr<std::unique_ptr<Learner>> MakeLearner(std::shared_ptr<models::Cau
   learner->optimizer_spec = optimizer;
   learner->model = std::move(model);
   learner->trainable = *std::move(setup);
+  learner->precision = *precision;
+  learner->scaler = LossScaler(*precision, device);
   if (optimizer.name == "natural") {
     learner->adamw = MakeLayeredAdamW(*learner->model, training);
   } else {
     learner->adamw.optimizer = MakeAdamW(*learner->model, training);
     learner->adamw.group_layer.assign(learner->adamw.optimizer->param_groups().size(), -1);
+  }
+  learner->update = std::make_unique<AdamWUpdate>(learner->adamw.optimizer.get());
+  for (const auto& group : learner->adamw.optimizer->param_groups()) {
+    for (const torch::Tensor& p : group.params()) learner->params.push_back(p);
   }
   return learner;
 }
@@ -40,14 +51,15 @@ void AddWeighted(torch::Tensor& sum, const torch::Tensor& part, double weight) {
 
 }  // namespace
 
-StepLoss Learner::Step(const torch::Tensor& x, const torch::Tensor& y,
-                       const torch::Tensor& teacher_logits, const spec::TrainingSpec& training,
-                       double lr) {
+StepLoss Learner::Forward(const torch::Tensor& x, const torch::Tensor& y,
+                          const torch::Tensor& teacher_logits, const spec::TrainingSpec& training) {
   const bool natural = optimizer_spec.name == "natural";
+  const bool distill = teacher_logits.defined() && training.distill.weight > 0;
   const auto attentions = model->attentions();
   const int64_t B = x.size(0);
   const int64_t M = training.micro_batch_size > 0 ? std::min<int64_t>(training.micro_batch_size, B) : B;
-  adamw.optimizer->zero_grad();
+  const torch::Device device = x.device();
+  ZeroGradients(params);
   StepLoss loss;
   std::vector<double> energies;  // natural: per layer, the row-weighted mean over micro-batches
   // Micro-batches of M rows: each one's loss, weighted by its share of the rows, is
@@ -60,14 +72,25 @@ StepLoss Learner::Step(const torch::Tensor& x, const torch::Tensor& y,
     if (natural) {
       for (const auto& a : attentions) a->set_capture(true);
     }
-    const torch::Tensor logits = model->forward(x.narrow(0, start, rows));  // (rows, T, V)
     StepLoss part;
-    if (training.lm_weight > 0) {
-      part.lm = LanguageModelLoss(logits, y.narrow(0, start, rows));
-      part.total = part.lm * training.lm_weight;
+    {
+      AutocastScope autocast(precision, device, autocast_cache);
+      const torch::Tensor inputs = x.narrow(0, start, rows), targets = y.narrow(0, start, rows);
+      const torch::Tensor hidden = model->forward_hidden(inputs);  // (rows, T, C)
+      if (distill) {
+        // The KL needs the student's whole distribution: logits (rows, T, V) in the
+        // compute dtype; the softmaxes and the loss run in float32 (autocast's fp32 list).
+        const torch::Tensor logits = torch::linear(hidden, model->lm_head_weight());
+        if (training.lm_weight > 0) part.lm = LanguageModelLoss(logits.to(torch::kFloat), targets);
+        part.distill = DistillationLoss(logits.to(torch::kFloat),
+                                        teacher_logits.narrow(0, start, rows).to(torch::kFloat),
+                                        training.distill.temperature);
+      } else if (training.lm_weight > 0) {
+        part.lm = LmHeadLoss(hidden, model->lm_head_weight(), targets, ComputeDtype(precision));
+      }
     }
-    if (teacher_logits.defined() && training.distill.weight > 0) {
-      part.distill = DistillationLoss(logits, teacher_logits.narrow(0, start, rows), training.distill.temperature);
+    if (part.lm.defined()) part.total = part.lm * training.lm_weight;
+    if (part.distill.defined()) {
       const torch::Tensor term = part.distill * training.distill.weight;
       part.total = part.total.defined() ? part.total + term : term;
     }
@@ -81,18 +104,34 @@ StepLoss Learner::Step(const torch::Tensor& x, const torch::Tensor& y,
       energies.resize(e.size(), 0.0);
       for (size_t l = 0; l < e.size(); ++l) energies[l] += weight * e[l];
     }
-    (part.total * weight).backward();
+    scaler.Scale(part.total * weight).backward();
     AddWeighted(loss.total, part.total, weight);
     AddWeighted(loss.lm, part.lm, weight);
     AddWeighted(loss.distill, part.distill, weight);
   }
   if (natural) layer_scales = NaturalScales(energies, optimizer_spec);
-  SetLayerLearningRates(adamw, lr, layer_scales);
-  if (training.grad_clip > 0) {
-    torch::nn::utils::clip_grad_norm_(model->parameters(), training.grad_clip);
+  return loss;
+}
+
+void Learner::Finish(const spec::TrainingSpec& training) {
+  if (scaler.active()) {
+    std::vector<torch::Tensor> grads;
+    for (const torch::Tensor& p : params) grads.push_back(p.grad());
+    scaler.Unscale(grads);
   }
-  adamw.optimizer->step();
+  if (training.grad_clip > 0) ClipGradients(params, training.grad_clip);
+  update->Step(scaler.found_inf());
+  scaler.Update();
   trainable.Restore();
+}
+
+StepLoss Learner::Step(const torch::Tensor& x, const torch::Tensor& y,
+                       const torch::Tensor& teacher_logits, const spec::TrainingSpec& training,
+                       double lr) {
+  const StepLoss loss = Forward(x, y, teacher_logits, training);
+  SetLayerLearningRates(adamw, lr, layer_scales);
+  update->LoadLearningRates();
+  Finish(training);
   return loss;
 }
 

@@ -11,6 +11,8 @@
 #include "spec/run_spec.h"
 #include "worker/models/model.h"
 #include "worker/trainer/natural_optimizer.h"
+#include "worker/trainer/optimizer_step.h"
+#include "worker/trainer/precision.h"
 #include "worker/trainer/trainable.h"
 
 namespace gwo::trainer {
@@ -29,20 +31,39 @@ struct Learner {
   TrainableSetup trainable;
   LayeredAdamW adamw;                // one group per (layer, decays) for natural; MakeAdamW's two otherwise
   std::vector<double> layer_scales;  // natural: f_l of the last step (empty for adamw)
+  Precision precision = Precision::kFp32;  // training.precision on the model's device
+  LossScaler scaler;                       // fp16's dynamic loss scale (inactive otherwise)
+  std::unique_ptr<AdamWUpdate> update;     // adamw's update, fused on CUDA
+  std::vector<torch::Tensor> params;       // the trainable parameters
+  // Whether Forward's autocast keeps its cache of casted weights; off while a CUDA
+  // graph captures the step (step_graph.h).
+  bool autocast_cache = true;
 
   // One optimizer step on inputs x, targets y (B, T) at learning rate `lr`:
-  // forward (capturing the scores when the optimizer is natural), the loss of
-  // training's lm_weight and distill (teacher_logits (B, T, V), or undefined for none),
-  // backward, gradient clipping, the update, then the frozen rows put back. With
-  // training.micro_batch_size M < B, forward and backward run on M rows at a time and
-  // the gradients accumulate to the whole batch's; the returned terms are the batch's.
+  // Forward (capturing the scores when the optimizer is natural), the learning rates,
+  // then Finish(). Runs eagerly; StepGraph (step_graph.h) replays the same work.
   StepLoss Step(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& teacher_logits,
                 const spec::TrainingSpec& training, double lr);
+
+  // The forward and backward passes of a step: zeroes the gradients, then, in passes of
+  // training.micro_batch_size rows (all B when 0), the model forward under `precision`,
+  // the loss of training's lm_weight (through LmHeadLoss, without full logits unless
+  // distillation needs them) and distill (teacher_logits (B, T, V), or undefined for
+  // none), and backward of the (loss-scaled) loss weighted by the pass's share of the
+  // rows, so the accumulated gradients are the whole batch's; the returned terms are the
+  // batch's. Natural: also sets layer_scales from the captured energies.
+  StepLoss Forward(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& teacher_logits,
+                   const spec::TrainingSpec& training);
+
+  // The rest of the step after the learning rates are set (update->LoadLearningRates()):
+  // unscales fp16 gradients, clips to training.grad_clip, applies the update (skipped
+  // after an fp16 overflow), adjusts the loss scale and puts frozen rows back.
+  void Finish(const spec::TrainingSpec& training);
 };
 
 // A learner over `model` (weights loaded, on its device): applies
-// training.trainable, then builds the optimizer `optimizer` names. Errors: those of
-// ApplyTrainable.
+// training.trainable, resolves training.precision for the model's device, then builds
+// the optimizer `optimizer` names. Errors: those of ApplyTrainable and ResolvePrecision.
 absl::StatusOr<std::unique_ptr<Learner>> MakeLearner(std::shared_ptr<models::CausalLm> model,
                                                      const spec::TrainingSpec& training,
                                                      const spec::OptimizerSpec& optimizer,

@@ -22,6 +22,7 @@
 #include "worker/trainer/file_io.h"
 #include "worker/trainer/serve.h"
 #include "worker/trainer/stop_signal.h"
+#include "worker/trainer/step_profiler.h"
 #include "worker/trainer/train.h"
 
 ABSL_FLAG(std::string, spec, "", "run spec YAML file (required)");
@@ -34,6 +35,9 @@ ABSL_FLAG(std::string, resume_from, "",
           "continue from this training-state checkpoint file instead (e.g. one of a previous "
           "attempt's --out); its run spec must match --spec");
 
+ABSL_FLAG(std::string, profile_steps, "",
+          "FIRST:LAST: record training steps FIRST..LAST with LibTorch's profiler (CUDA builds)");
+ABSL_FLAG(std::string, profile_out, "", "--profile_steps: the Chrome trace file to write");
 ABSL_FLAG(bool, serve, false,
           "serve text generation on stdin/stdout instead of training (the line protocol of "
           "worker/generate/protocol.h); --spec and --out are not used");
@@ -101,11 +105,18 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_resume) && !absl::GetFlag(FLAGS_resume_from).empty()) {
     return Fail(absl::InvalidArgumentError("--resume-from contradicts --resume=false"));
   }
-  const gwo::trainer::TrainOptions options{.out_dir = out_dir,
-                                           .events_fd = absl::GetFlag(FLAGS_events_fd),
-                                           .stop = &stop,
-                                           .resume = absl::GetFlag(FLAGS_resume),
-                                           .resume_from = absl::GetFlag(FLAGS_resume_from)};
+  gwo::trainer::TrainOptions options{.out_dir = out_dir,
+                                     .events_fd = absl::GetFlag(FLAGS_events_fd),
+                                     .stop = &stop,
+                                     .resume = absl::GetFlag(FLAGS_resume),
+                                     .resume_from = absl::GetFlag(FLAGS_resume_from)};
+  if (!absl::GetFlag(FLAGS_profile_steps).empty()) {
+    if (absl::Status s = gwo::trainer::ParseProfileSteps(absl::GetFlag(FLAGS_profile_steps),
+                                                         absl::GetFlag(FLAGS_profile_out), &options.profile);
+        !s.ok()) {
+      return Fail(s);
+    }
+  }
   absl::StatusOr<gwo::trainer::TrainResult> result = gwo::trainer::RunTraining(*spec, options);
   if (!result.ok()) return Fail(result.status());
   if (result->stopped) {

@@ -27,6 +27,9 @@ spec::RunSpec WithoutFreeFields(spec::RunSpec spec) {
   t.keep_checkpoints = defaults.training.keep_checkpoints;
   t.threads = defaults.training.threads;
   t.device = defaults.training.device;
+  t.cuda_graph = defaults.training.cuda_graph;
+  // Checkpoints from before training.precision existed trained in float32.
+  if (t.precision == "auto") t.precision = "fp32";
   return spec;
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "spec/run_spec.h"
+#include "worker/trainer/step_profiler.h"
 
 namespace gwo::trainer {
 
@@ -29,6 +30,8 @@ struct TrainOptions {
   // written. For tests: raising *stop in it stops after that step; throwing from it
   // ends the run as a crash would (RunTraining returns INTERNAL).
   std::function<void(int64_t step)> after_step;
+  // Steps to record with LibTorch's profiler (none by default; step_profiler.h).
+  ProfileOptions profile;
 };
 
 struct TrainResult {

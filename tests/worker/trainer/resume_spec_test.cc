@@ -35,6 +35,21 @@ TEST(ResumeIncompatibility, ListsEveryFieldThatShapesTheCurve) {
   EXPECT_EQ(std::count(why->begin(), why->end(), '\n'), 2);  // three lines
 }
 
+TEST(ResumeIncompatibility, PrecisionMustMatchAndOldCheckpointsTrainedInFp32) {
+  spec::RunSpec saved = BaseRun(), given = BaseRun();
+  saved.training.precision = "fp32";
+  given.training.precision = "bf16";
+  given.training.cuda_graph = false;  // how fast, not what: free
+  const std::optional<std::string> why = ResumeIncompatibility(saved, given);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_EQ(*why, "training.precision: fp32 in the checkpoint, bf16 now");
+  saved.training.precision = "auto";  // written before the field existed
+  given.training.precision = "fp32";
+  EXPECT_EQ(ResumeIncompatibility(saved, given), std::nullopt);
+  given.training.precision = "bf16";
+  EXPECT_THAT(ResumeIncompatibility(saved, given).value_or(""), HasSubstr("fp32 in the checkpoint, bf16 now"));
+}
+
 TEST(ResumeIncompatibility, ObservationAndPlacementMayChange) {
   spec::RunSpec given = BaseRun();
   given.max_restarts = 9;
