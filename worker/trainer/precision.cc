@@ -137,6 +137,17 @@ void LossScaler::Unscale(const std::vector<torch::Tensor>& grads) {
   at::_amp_foreach_non_finite_check_and_unscale_(defined, found_inf_, inv_scale);
 }
 
+std::pair<double, int64_t> LossScaler::State() const {
+  if (!active_) return {0.0, 0};
+  return {scale_.item<double>(), growth_tracker_.item<int64_t>()};
+}
+
+void LossScaler::Restore(double scale, int64_t growth) {
+  if (!active_ || scale <= 0) return;
+  scale_.fill_(scale);
+  growth_tracker_.fill_(growth);
+}
+
 void LossScaler::Update() {
   if (!active_) return;
   // GradScaler's defaults: x2 after growth_interval clean steps, x0.5 after an overflow.

@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -80,6 +81,11 @@ class LossScaler {
   const torch::Tensor& found_inf() const { return found_inf_; }
   // (1,) float32: the current scale; undefined when inactive.
   const torch::Tensor& scale() const { return scale_; }
+  // The scale and the count of clean steps since it last changed, for checkpoints
+  // (synchronises with the device); {0, 0} when inactive.
+  std::pair<double, int64_t> State() const;
+  // Sets what State() returned (a resumed run). No-op when inactive or scale <= 0.
+  void Restore(double scale, int64_t growth);
 
  private:
   bool active_ = false;

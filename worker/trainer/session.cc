@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <system_error>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "spec/parse.h"
@@ -81,6 +82,7 @@ absl::Status Session::Begin(const std::optional<ResumePoint>& point) {
         Restore(*point, model(), *learner->adamw.optimizer, *sampler, device);
     if (!restored.ok()) return restored.status();
     learner->trainable.Capture();
+    learner->scaler.Restore(restored->loss_scale, restored->loss_scale_growth);
     loop = *std::move(restored);
     loop.device = device.str();
     resumed_from = loop.step;
@@ -124,6 +126,7 @@ absl::Status Session::SaveTrainingCheckpoint() {
         absl::StrCat("cannot create ", checkpoint_dir, ": ", ec.message()));
   loop.sampler = sampler->State();
   learner->update->SyncState();
+  std::tie(loop.loss_scale, loop.loss_scale_growth) = learner->scaler.State();
   const std::string path = CheckpointPath(checkpoint_dir, loop.step);
   if (absl::Status s = SaveCheckpoint(path, spec, model(),
                                       SerializeTrainingState(loop, *learner->adamw.optimizer, device));

@@ -64,6 +64,8 @@ absl::StatusOr<LoopState> Restore(torch::serialize::InputArchive& archive,
       !archive.try_read("optimizer", optimizer_archive) || !archive.try_read("rng_cpu", rng_cpu)) {
     return absl::DataLossError("training state is incomplete");
   }
+  ReadValue(archive, "loss_scale", to_double, loop.loss_scale);  // optional: fp16 only
+  ReadValue(archive, "loss_scale_growth", to_int, loop.loss_scale_growth);
   optimizer.load(optimizer_archive);
   SetGeneratorState(torch::Device(torch::kCPU), rng_cpu);
   if (device.is_cuda()) {
@@ -85,6 +87,10 @@ std::string SerializeTrainingState(const LoopState& loop, const torch::optim::Op
   archive.write("last_val_loss", c10::IValue(loop.last_val_loss));
   archive.write("eval_pending", c10::IValue(loop.eval_pending));
   archive.write("device", c10::IValue(loop.device));
+  if (loop.loss_scale > 0) {
+    archive.write("loss_scale", c10::IValue(loop.loss_scale));
+    archive.write("loss_scale_growth", c10::IValue(loop.loss_scale_growth));
+  }
   torch::serialize::OutputArchive optimizer_archive(archive.compilation_unit());
   optimizer.save(optimizer_archive);
   archive.write("optimizer", optimizer_archive);

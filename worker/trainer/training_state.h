@@ -5,6 +5,7 @@
 //
 // The bytes are one torch::serialize archive:
 //   step, lr, sampler, best_val_loss, last_val_loss, eval_pending, device   (IValues)
+//   loss_scale, loss_scale_growth  (IValues; fp16 runs only)
 //   optimizer     nested archive of torch::optim::Optimizer::save (AdamW: exp_avg,
 //                 exp_avg_sq and step of every parameter, by position in its group)
 //   rng_cpu       the default CPU generator's state (uint8 tensor)
@@ -33,6 +34,10 @@ struct LoopState {
   double last_val_loss = std::numeric_limits<double>::quiet_NaN();  // of the last evaluation
   bool eval_pending = false;  // the evaluation due at `step` was interrupted: run it first
   std::string device;         // where it trained, e.g. "cpu", "cuda:0"
+  // fp16's dynamic loss scale and its count of clean steps (precision.h LossScaler);
+  // 0 when the run has none. Absent from checkpoints of other precisions.
+  double loss_scale = 0.0;
+  int64_t loss_scale_growth = 0;
 };
 
 // `loop`, the state of `optimizer` and the default generators of the CPU and, when
