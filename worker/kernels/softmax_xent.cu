@@ -4,67 +4,15 @@
 // row is 100 KB) and writes the gradient over it. PyTorch equivalent, per row:
 //   lse = logits[:V].float().logsumexp(); loss = lse - logits[t]
 //   logits[:V] = (softmax(logits[:V].float()) - one_hot(t)) * inv_count; logits[V:] = 0
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <cmath>
 #include <cstdint>
 
+#include "worker/kernels/row_softmax.cuh"
 #include "worker/kernels/softmax_xent.h"
 
 namespace gwo::kernels {
 namespace {
-
-constexpr int kThreads = 512;
-
-__device__ __forceinline__ float ToFloat(float x) { return x; }
-__device__ __forceinline__ float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float ToFloat(__half x) { return __half2float(x); }
-template <typename T> __device__ __forceinline__ T FromFloat(float x);
-template <> __device__ __forceinline__ float FromFloat<float>(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float x) {
-  return __float2bfloat16(x);
-}
-template <> __device__ __forceinline__ __half FromFloat<__half>(float x) { return __float2half(x); }
-
-// A running (max, sum of exp(x - max)); the empty state is (-inf, 0).
-struct MaxSum {
-  float m;
-  float s;
-};
-
-__device__ __forceinline__ MaxSum Combine(MaxSum a, MaxSum b) {
-  if (a.m == -INFINITY) return b;
-  if (b.m == -INFINITY) return a;
-  const float m = fmaxf(a.m, b.m);
-  return {m, a.s * expf(a.m - m) + b.s * expf(b.m - m)};
-}
-
-__device__ __forceinline__ MaxSum Add(MaxSum a, float x) { return Combine(a, MaxSum{x, 1.0f}); }
-
-// The (max, sum) of the whole block, returned to every thread.
-__device__ MaxSum BlockCombine(MaxSum v) {
-  __shared__ MaxSum warp_results[kThreads / 32];
-  __shared__ MaxSum result;
-  for (int offset = 16; offset > 0; offset >>= 1) {
-    MaxSum other{__shfl_xor_sync(0xffffffffu, v.m, offset), __shfl_xor_sync(0xffffffffu, v.s, offset)};
-    v = Combine(v, other);
-  }
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) warp_results[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < kThreads / 32 ? warp_results[lane] : MaxSum{-INFINITY, 0.0f};
-    for (int offset = 16; offset > 0; offset >>= 1) {
-      MaxSum other{__shfl_xor_sync(0xffffffffu, v.m, offset), __shfl_xor_sync(0xffffffffu, v.s, offset)};
-      v = Combine(v, other);
-    }
-    if (lane == 0) result = v;
-  }
-  __syncthreads();
-  return result;
-}
 
 // kVec elements of T per 16-byte access when the row allows it (kVec = 1: scalar).
 template <typename T, int kVec>

@@ -78,13 +78,13 @@ StepLoss Learner::Forward(const torch::Tensor& x, const torch::Tensor& y,
       const torch::Tensor inputs = x.narrow(0, start, rows), targets = y.narrow(0, start, rows);
       const torch::Tensor hidden = model->forward_hidden(inputs);  // (rows, T, C)
       if (distill) {
-        // The KL needs the student's whole distribution: logits (rows, T, V) in the
-        // compute dtype; the softmaxes and the loss run in float32 (autocast's fp32 list).
-        const torch::Tensor logits = torch::linear(hidden, model->lm_head_weight());
-        if (training.lm_weight > 0) part.lm = LanguageModelLoss(logits.to(torch::kFloat), targets);
-        part.distill = DistillationLoss(logits.to(torch::kFloat),
-                                        teacher_logits.narrow(0, start, rows).to(torch::kFloat),
-                                        training.distill.temperature);
+        // Both terms through the head a chunk of rows at a time (lm_head_loss.h): the
+        // student's (rows, T, V) logits never exist at once.
+        auto [lm, kl] = DistillLmHeadLoss(hidden, model->lm_head_weight(), targets,
+                                          teacher_logits.narrow(0, start, rows), training.distill.temperature,
+                                          ComputeDtype(precision));
+        if (training.lm_weight > 0) part.lm = lm;
+        part.distill = kl;
       } else if (training.lm_weight > 0) {
         part.lm = LmHeadLoss(hidden, model->lm_head_weight(), targets, ComputeDtype(precision));
       }

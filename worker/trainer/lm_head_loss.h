@@ -14,6 +14,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <utility>
 
 namespace gwo::trainer {
 
@@ -38,6 +39,28 @@ torch::Tensor ChunkedLmHeadLoss(const torch::Tensor& hidden, const torch::Tensor
 // then cross-entropy summed over counted positions / max(count, 1).
 torch::Tensor ReferenceLmHeadLoss(const torch::Tensor& hidden, const torch::Tensor& weight,
                                   const torch::Tensor& targets, torch::Dtype compute);
+
+// Distillation's two terms through the student's LM head, a chunk of rows at a time
+// like ChunkedLmHeadLoss, from the teacher's logits:
+//   lm = the LmHeadLoss above (mean cross-entropy over counted positions);
+//   kl = DistillationLoss (metric_functions.h): temperature^2 * the mean over all
+//        positions of KL(softmax(teacher / T) || softmax(student / T)).
+// teacher_logits (..., V) carry no gradient; any floating dtype (the compute dtype
+// under autocast). Returns {lm, kl}, () float32 each, each differentiable in hidden and
+// weight, so any weighted sum of them backpropagates exactly. On CUDA one kernel
+// (worker/kernels/distill_xent.h) turns each chunk into both gradients; elsewhere
+// LibTorch ops do.
+std::pair<torch::Tensor, torch::Tensor> DistillLmHeadLoss(const torch::Tensor& hidden,
+                                                          const torch::Tensor& weight,
+                                                          const torch::Tensor& targets,
+                                                          const torch::Tensor& teacher_logits,
+                                                          double temperature, torch::Dtype compute,
+                                                          int64_t chunk_rows = 0);
+
+// Its reference: full float32 logits, LmHeadLoss's reference and DistillationLoss.
+std::pair<torch::Tensor, torch::Tensor> ReferenceDistillLmHeadLoss(
+    const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& targets,
+    const torch::Tensor& teacher_logits, double temperature, torch::Dtype compute);
 
 // The vocabulary a padded LM head computes: V rounded up to a multiple of 128.
 int64_t PaddedVocabulary(int64_t V);

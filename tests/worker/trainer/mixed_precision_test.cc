@@ -126,6 +126,49 @@ TEST(LmHeadLoss, EqualsCrossEntropyOfTheModelsLogits) {
   EXPECT_EQ(PaddedVocabulary(151936), 151936);
 }
 
+// The distillation op against its reference: both terms and the gradients of a
+// weighted sum of them (the learner's lm_weight * lm + distill.weight * kl).
+void ExpectDistillMatchesReference(const LossCase& c, double tau, torch::Dtype compute, double tol) {
+  torch::manual_seed(c.N * 17 + c.V);
+  const torch::Tensor h0 = torch::randn({c.N, c.C}), w0 = torch::randn({c.V, c.C}) * 0.5;
+  const torch::Tensor teacher = torch::randn({c.N, c.V}) * 2;
+  torch::Tensor t = torch::randint(0, c.V, {c.N}, torch::kLong);
+  if (c.N > 2) t.index_put_({torch::indexing::Slice(1, c.N, 3)}, -100);
+  auto run = [&](bool chunked) {
+    torch::Tensor h = h0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true);
+    auto [lm, kl] = chunked ? DistillLmHeadLoss(h, w, t, teacher, tau, compute, c.chunk)
+                            : ReferenceDistillLmHeadLoss(h, w, t, teacher, tau, compute);
+    (lm * 0.7 + kl * 1.3).backward();
+    return std::tuple{lm.item<double>(), kl.item<double>(), h.grad(), w.grad()};
+  };
+  const auto [lm_ref, kl_ref, gh_ref, gw_ref] = run(false);
+  const auto [lm, kl, gh, gw] = run(true);
+  SCOPED_TRACE(testing::Message() << "N=" << c.N << " V=" << c.V << " chunk=" << c.chunk << " tau=" << tau);
+  EXPECT_NEAR(lm, lm_ref, tol * std::max(1.0, std::abs(lm_ref)));
+  EXPECT_NEAR(kl, kl_ref, tol * std::max(1.0, std::abs(kl_ref)));
+  EXPECT_TRUE(torch::allclose(gh, gh_ref, tol, tol * 1e-2)) << (gh - gh_ref).abs().max();
+  EXPECT_TRUE(torch::allclose(gw, gw_ref, tol, tol * 1e-2)) << (gw - gw_ref).abs().max();
+}
+
+TEST(DistillLmHeadLoss, ChunkedEqualsTheReferenceAtSeveralTemperatures) {
+  for (const double tau : {1.0, 2.0, 0.5}) {
+    for (const LossCase& c : {LossCase{9, 16, 130, 4}, LossCase{32, 24, 300, 0}, LossCase{5, 8, 40, 1}}) {
+      ExpectDistillMatchesReference(c, tau, torch::kFloat, 1e-4);
+    }
+  }
+  ExpectDistillMatchesReference(LossCase{24, 32, 300, 7}, 1.5, torch::kBFloat16, 2e-2);
+}
+
+TEST(DistillLmHeadLoss, IdenticalDistributionsHaveZeroKl) {
+  torch::manual_seed(3);
+  const torch::Tensor h = torch::randn({6, 8}), w = torch::randn({50, 8});
+  const torch::Tensor teacher = torch::linear(h, w);  // the student's own logits
+  const torch::Tensor t = torch::randint(0, 50, {6}, torch::kLong);
+  auto [lm, kl] = DistillLmHeadLoss(h, w, t, teacher, 1.0, torch::kFloat, 4);
+  EXPECT_NEAR(kl.item<double>(), 0.0, 1e-5);
+  EXPECT_GT(lm.item<double>(), 0.0);
+}
+
 TEST(ClipGradients, MatchesLibTorchsClipGradNorm) {
   torch::manual_seed(1);
   std::vector<torch::Tensor> a, b;

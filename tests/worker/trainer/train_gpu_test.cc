@@ -80,6 +80,42 @@ TEST_F(TrainGpu, ChunkedLmHeadLossMatchesTheReferenceOverAGridOfShapes) {
   }
 }
 
+TEST_F(TrainGpu, DistillKernelMatchesTheReferenceOverAGridOfShapes) {
+  struct Case {
+    int64_t N, C, V, chunk;
+    double tau;
+    torch::Dtype dtype;
+  };
+  const std::vector<Case> cases = {{300, 768, 50257, 0, 1.0, torch::kBFloat16},
+                                   {64, 128, 1000, 7, 2.0, torch::kFloat},
+                                   {129, 64, 5000, 0, 0.5, torch::kHalf},
+                                   {33, 32, 130, 8, 1.0, torch::kBFloat16}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "N=" << c.N << " C=" << c.C << " V=" << c.V << " tau=" << c.tau
+                                    << " dtype=" << c.dtype);
+    torch::manual_seed(c.N + c.V);
+    const auto f32 = torch::TensorOptions().device(kCuda);
+    const torch::Tensor h0 = torch::randn({c.N, c.C}, f32), w0 = torch::randn({c.V, c.C}, f32) * 0.05;
+    const torch::Tensor teacher = (torch::randn({c.N, c.V}, f32) * 2).to(c.dtype);
+    torch::Tensor t = torch::randint(0, c.V, {c.N}, f32.dtype(torch::kLong));
+    if (c.N > 3) t.index_put_({torch::indexing::Slice(2, c.N, 5)}, -100);
+    auto run = [&](bool chunked) {
+      torch::Tensor h = h0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true);
+      auto [lm, kl] = chunked ? DistillLmHeadLoss(h, w, t, teacher, c.tau, c.dtype, c.chunk)
+                              : ReferenceDistillLmHeadLoss(h, w, t, teacher, c.tau, c.dtype);
+      (lm + kl * 0.5).backward();
+      return std::tuple{lm.item<double>(), kl.item<double>(), h.grad(), w.grad()};
+    };
+    const auto [lm_ref, kl_ref, gh_ref, gw_ref] = run(false);
+    const auto [lm, kl, gh, gw] = run(true);
+    const double tol = c.dtype == torch::kFloat ? 1e-4 : 2e-2;
+    EXPECT_NEAR(lm, lm_ref, tol * std::abs(lm_ref));
+    EXPECT_NEAR(kl, kl_ref, tol * std::max(1.0, std::abs(kl_ref)));
+    EXPECT_LE((gh - gh_ref).abs().max().item<double>(), tol * gh_ref.abs().max().item<double>());
+    EXPECT_LE((gw - gw_ref).abs().max().item<double>(), tol * gw_ref.abs().max().item<double>());
+  }
+}
+
 TEST_F(TrainGpu, FusedAdamWMatchesTorchAdamWAndSkipsOverflowSteps) {
   auto a = TinyGpt2(300, 2, 64, 32, 7), b = TinyGpt2(300, 2, 64, 32, 7);
   spec::TrainingSpec training;
