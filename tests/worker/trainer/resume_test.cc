@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -246,6 +247,38 @@ TEST_F(ResumeTest, CheckpointOfAnotherSpecIsRefusedUnlessResumeIsOff) {
   EXPECT_EQ(Points(dir_ / "run", "train_loss").size(), static_cast<size_t>(kSteps));
   EXPECT_EQ(Points(dir_ / "run", "params_total").size(), 1u);
   EXPECT_THAT(Checkpoints("run"), ElementsAre(28, 24));
+}
+
+TEST_F(ResumeTest, PrecisionIsRecordedResolvedAndABf16RunResumesOnItsCurveButNotAsFp32) {
+  spec::RunSpec spec = Spec();
+  spec.training.precision = "bf16";  // autocast on CPU too
+  ASSERT_TRUE(Train(spec, "straight").ok());
+  Crash(spec, "run", 14);
+  ASSERT_TRUE(Train(spec, "run").ok());
+  ExpectSameCurve(dir_ / "straight", dir_ / "run", "train_loss");
+  absl::StatusOr<LoadedCheckpoint> final_ckpt = LoadCheckpoint(dir_ / "run/final.ckpt");
+  ASSERT_TRUE(final_ckpt.ok()) << final_ckpt.status();
+  EXPECT_EQ(final_ckpt->spec.training.precision, "bf16");
+  for (const auto& p : final_ckpt->model->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat);
+
+  // "auto" resolves to fp32 on CPU, and run.yaml says so; the bf16 checkpoints refuse it.
+  Crash(spec, "run2", 14);
+  spec::RunSpec as_auto = spec;
+  as_auto.training.precision = "auto";
+  const absl::StatusOr<TrainResult> refused = Train(as_auto, "run2");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("training.precision: bf16 in the checkpoint, fp32 now"));
+  ASSERT_TRUE(Train(as_auto, "run2", {.resume = false}).ok());
+  std::ifstream run_yaml(dir_ / "run2/run.yaml");
+  const std::string yaml((std::istreambuf_iterator<char>(run_yaml)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(yaml, HasSubstr("precision: fp32"));
+
+  // fp16 needs CUDA: refused before anything is written.
+  spec::RunSpec fp16 = spec;
+  fp16.training.precision = "fp16";
+  const absl::StatusOr<TrainResult> no_fp16 = Train(fp16, "run3");
+  EXPECT_EQ(no_fp16.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(no_fp16.status().message(), HasSubstr("needs a CUDA device"));
 }
 
 TEST_F(ResumeTest, BestCheckpointHoldsTheWeightsOfTheLowestValLoss) {
