@@ -6,8 +6,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "worker/models/autocast_state.h"
 #include "worker/models/kv_cache.h"
 #include "worker/models/model_shape.h"
+#include "worker/models/residual_layer_norm.h"
 
 namespace gwo::models {
 namespace {
@@ -131,8 +133,25 @@ torch::Tensor Gpt2Impl::forward_hidden(const torch::Tensor& idx) {
   TORCH_CHECK(T <= block_size(), "sequence length ", T, " exceeds block_size ", block_size());
   const torch::Tensor pos = torch::arange(T, idx.options().dtype(torch::kLong));  // (T)
   torch::Tensor x = drop_(wte(idx) + wpe(pos));                                   // (B, T, C)
-  for (const auto& block : *h) x = block->as<BlockImpl>()->forward(x);
-  return ln_f(x);  // (B, T, C)
+  if (!PairsResidualAndNorm(x)) {
+    for (const auto& block : *h) x = block->as<BlockImpl>()->forward(x);
+    return ln_f(x);  // (B, T, C)
+  }
+  // The same blocks with each residual add fused to the LayerNorm that reads the sum
+  // (ln_2 of the block, then ln_1 of the next block or ln_f); the normalised activations
+  // come out in the dtype the next matmul computes in (bf16 under autocast).
+  const torch::Dtype compute = MatmulDtypeNow(x.device(), x.scalar_type());
+  const size_t L = h->size();
+  torch::Tensor a = (L > 0 ? h[0]->as<BlockImpl>()->ln_1 : ln_f)(x).to(compute);  // (B, T, C)
+  for (size_t i = 0; i < L; ++i) {
+    BlockImpl& block = *h[i]->as<BlockImpl>();
+    const ResidualNormed mid = ResidualLayerNorm(x, block.attn(a), block.ln_2, compute);
+    const torch::nn::LayerNorm& next = i + 1 < L ? h[i + 1]->as<BlockImpl>()->ln_1 : ln_f;
+    const ResidualNormed out = ResidualLayerNorm(mid.sum, block.mlp(mid.normed), next, compute);
+    x = out.sum;
+    a = out.normed;
+  }
+  return a;  // (B, T, C): ln_f of the residual stream
 }
 
 torch::Tensor Gpt2Impl::forward_cached(const torch::Tensor& idx, const CacheStep& step) {

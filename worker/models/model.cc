@@ -7,6 +7,7 @@
 #include "worker/models/gpt2.h"
 #include "worker/models/model_shape.h"
 #include "worker/models/qwen3.h"
+#include "worker/models/residual_layer_norm.h"
 
 namespace gwo::models {
 
@@ -17,6 +18,11 @@ ParameterCounts CountParameters(const torch::nn::Module& module) {
     if (p.requires_grad()) counts.trainable += p.numel();
   }
   return counts;
+}
+
+bool CausalLm::PairsResidualAndNorm(const torch::Tensor& x) const {
+  return residual_norm_path_ == ResidualNormPath::kAlways ||
+         (residual_norm_path_ == ResidualNormPath::kAuto && FusedResidualLayerNormRuns(x, x));
 }
 
 std::vector<HfTensor> CausalLm::HfTensors() const {

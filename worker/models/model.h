@@ -33,9 +33,17 @@ struct HfTensor {
   bool transposed = false;  // HF stores tensor.t() (GPT-2's Conv1D weights)
 };
 
+// How forward_hidden pairs each residual add with the norm after it: kAuto: through
+// ResidualLayerNorm / ResidualRmsNorm (residual_layer_norm.h) where their fused kernels
+// run (CUDA), block by block elsewhere; kAlways: through them everywhere (their LibTorch
+// references off CUDA; the tests compare both); kNever: block by block.
+enum class ResidualNormPath { kAuto, kAlways, kNever };
+
 // A decoder-only language model. Subclasses: Gpt2Impl (gpt2.h), Qwen3Impl (qwen3.h).
 class CausalLm : public torch::nn::Module {
  public:
+  void set_residual_norm_path(ResidualNormPath path) { residual_norm_path_ = path; }
+
   // idx: (B, T) int64 token ids in [0, vocab_size) with T <= block_size.
   // Returns logits (B, T, vocab_size); position t depends only on idx[:, :t+1].
   // Throws c10::Error on bad shapes (gwo-train catches at its entry point).
@@ -85,12 +93,15 @@ class CausalLm : public torch::nn::Module {
 
  protected:
   explicit CausalLm(const spec::ModelSpec& resolved) : spec_(resolved) {}
+  // Whether forward_hidden takes the paired path for the residual stream x (B, T, C).
+  bool PairsResidualAndNorm(const torch::Tensor& x) const;
   // The HF name of the parameter or buffer `torch_name` (as in named_parameters())
   // and whether HF stores it transposed.
   virtual HfTensor HfName(const std::string& torch_name, const torch::Tensor& tensor) const = 0;
 
  private:
   spec::ModelSpec spec_;
+  ResidualNormPath residual_norm_path_ = ResidualNormPath::kAuto;
 };
 
 // Builds the model spec.arch names ("gpt2" or "qwen3") with attention `attention` in

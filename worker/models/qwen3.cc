@@ -1,6 +1,8 @@
 #include "worker/models/qwen3.h"
 
+#include "worker/models/autocast_state.h"
 #include "worker/models/kv_cache.h"
+#include "worker/models/residual_layer_norm.h"
 
 namespace gwo::models {
 namespace {
@@ -113,6 +115,13 @@ Qwen3DecoderLayerImpl::Qwen3DecoderLayerImpl(const spec::ModelSpec& spec,
   dropout_ = register_module("dropout", torch::nn::Dropout(spec.dropout));
 }
 
+torch::Tensor Qwen3DecoderLayerImpl::attention_delta(const torch::Tensor& a, const torch::Tensor& cos,
+                                                     const torch::Tensor& sin) {
+  return dropout_(self_attn(a, cos, sin));  // (B, T, C)
+}
+
+torch::Tensor Qwen3DecoderLayerImpl::mlp_delta(const torch::Tensor& a) { return dropout_(mlp(a)); }
+
 torch::Tensor Qwen3DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                              const torch::Tensor& sin) {
   torch::Tensor y = x + dropout_(self_attn(input_layernorm(x), cos, sin));  // (B, T, C)
@@ -159,10 +168,31 @@ torch::Tensor Qwen3Impl::forward_hidden(const torch::Tensor& idx) {
   TORCH_CHECK(T <= block_size(), "sequence length ", T, " exceeds block_size ", block_size());
   const auto [cos, sin] = RopeTables(T, spec().head_dim, spec().rope_theta, idx.device());
   torch::Tensor x = model->embed_tokens(idx);  // (B, T, C)
-  for (const auto& layer : *model->layers) {
-    x = layer->as<Qwen3DecoderLayerImpl>()->forward(x, cos, sin);
+  if (!PairsResidualAndNorm(x)) {
+    for (const auto& layer : *model->layers) {
+      x = layer->as<Qwen3DecoderLayerImpl>()->forward(x, cos, sin);
+    }
+    return model->norm(x);  // (B, T, C)
   }
-  return model->norm(x);  // (B, T, C)
+  // The same layers with each residual add fused to the RMSNorm that reads the sum
+  // (post_attention_layernorm, then the next layer's input_layernorm or model.norm);
+  // the normalised activations come out in the dtype the next matmul computes in.
+  const torch::Dtype compute = MatmulDtypeNow(x.device(), x.scalar_type());
+  const auto& layers = *model->layers;
+  const size_t L = layers.size();
+  auto layer = [&](size_t i) -> Qwen3DecoderLayerImpl& { return *layers[i]->as<Qwen3DecoderLayerImpl>(); };
+  torch::Tensor a = (L > 0 ? layer(0).input_layernorm : model->norm)(x).to(compute);  // (B, T, C)
+  for (size_t i = 0; i < L; ++i) {
+    const ResidualNormed mid = ResidualRmsNorm(x, layer(i).attention_delta(a, cos, sin),
+                                               layer(i).post_attention_layernorm->weight,
+                                               layer(i).post_attention_layernorm->eps(), compute);
+    const RmsNorm& next = i + 1 < L ? layer(i + 1).input_layernorm : model->norm;
+    const ResidualNormed out =
+        ResidualRmsNorm(mid.sum, layer(i).mlp_delta(mid.normed), next->weight, next->eps(), compute);
+    x = out.sum;
+    a = out.normed;
+  }
+  return a;  // (B, T, C): model.norm of the residual stream
 }
 
 torch::Tensor Qwen3Impl::forward_cached(const torch::Tensor& idx, const CacheStep& step) {

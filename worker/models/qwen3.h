@@ -37,6 +37,7 @@ class RmsNormImpl : public torch::nn::Module {
  public:
   RmsNormImpl(int64_t dim, double eps);
   torch::Tensor forward(const torch::Tensor& x);  // (..., dim) -> (..., dim)
+  double eps() const { return eps_; }
 
   torch::Tensor weight;  // (dim)
 
@@ -103,6 +104,11 @@ class Qwen3DecoderLayerImpl : public torch::nn::Module {
                         const torch::Tensor& sin);  // (B, T, C) -> (B, T, C)
   torch::Tensor forward_cached(const torch::Tensor& x, const torch::Tensor& cos,
                                const torch::Tensor& sin, const CacheStep& step, int layer);
+  // What each branch adds to the residual stream, from its normalised input a (B, T, C):
+  // forward(x) == y + mlp_delta(post_attention_layernorm(y)) with
+  // y = x + attention_delta(input_layernorm(x), cos, sin).
+  torch::Tensor attention_delta(const torch::Tensor& a, const torch::Tensor& cos, const torch::Tensor& sin);
+  torch::Tensor mlp_delta(const torch::Tensor& a);
 
   RmsNorm input_layernorm{nullptr};
   Qwen3Attention self_attn{nullptr};

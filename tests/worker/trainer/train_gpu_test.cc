@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "worker/models/gpt2.h"
+#include "worker/models/residual_layer_norm.h"
 #include "worker/trainer/learner.h"
 #include "worker/trainer/lm_head_loss.h"
 #include "worker/trainer/optimization.h"
@@ -113,6 +114,104 @@ TEST_F(TrainGpu, DistillKernelMatchesTheReferenceOverAGridOfShapes) {
     EXPECT_NEAR(kl, kl_ref, tol * std::max(1.0, std::abs(kl_ref)));
     EXPECT_LE((gh - gh_ref).abs().max().item<double>(), tol * gh_ref.abs().max().item<double>());
     EXPECT_LE((gw - gw_ref).abs().max().item<double>(), tol * gw_ref.abs().max().item<double>());
+  }
+}
+
+// The residual + LayerNorm kernels against the reference (values and the gradients of
+// x, delta, weight and bias). Tolerances: float32 1e-5 relative (one rounding order
+// against another); bf16/fp16 outputs: one rounding of the output (2^-8 relative), so
+// 1e-2 of the largest value; the float32 gradients of x, weight and bias 1e-3 (they sum
+// over rows in another order).
+TEST_F(TrainGpu, ResidualLayerNormKernelsMatchTheReferenceOverAGridOfShapes) {
+  struct Case {
+    int64_t N, C;
+    torch::Dtype dtype;
+  };
+  for (const Case& c : {Case{16384, 768, torch::kBFloat16}, Case{33, 1024, torch::kFloat}, Case{7, 100, torch::kHalf},
+                        Case{1000, 2048, torch::kBFloat16}, Case{5, 8192, torch::kBFloat16}, Case{64, 1600, torch::kFloat}}) {
+    SCOPED_TRACE(testing::Message() << "N=" << c.N << " C=" << c.C << " dtype=" << c.dtype);
+    torch::manual_seed(c.N + c.C);
+    torch::nn::LayerNorm ln(torch::nn::LayerNormOptions({c.C}).eps(1e-5));
+    ln->to(kCuda);
+    {
+      torch::NoGradGuard no_grad;
+      ln->weight.normal_(1.0, 0.2);
+      ln->bias.normal_(0.0, 0.2);
+    }
+    const auto f32 = torch::TensorOptions().device(kCuda);
+    const torch::Tensor x0 = torch::randn({c.N, c.C}, f32) * 3, d0 = torch::randn({c.N, c.C}, f32).to(c.dtype);
+    const torch::Tensor g_sum = torch::randn({c.N, c.C}, f32), g_out = torch::randn({c.N, c.C}, f32).to(c.dtype);
+    auto run = [&](bool fused) {
+      torch::Tensor x = x0.clone().requires_grad_(true), d = d0.clone().requires_grad_(true);
+      for (auto& p : ln->parameters()) p.mutable_grad() = torch::Tensor();
+      const models::ResidualNormed r = fused ? models::ResidualLayerNorm(x, d, ln, c.dtype)
+                                             : models::ReferenceResidualLayerNorm(x, d, ln, c.dtype);
+      torch::autograd::backward({r.sum, r.normed}, {g_sum, g_out});
+      return std::vector<torch::Tensor>{r.sum.detach(), r.normed.detach().to(torch::kFloat), x.grad(),
+                                        d.grad().to(torch::kFloat), ln->weight.grad().clone(), ln->bias.grad().clone()};
+    };
+    ASSERT_TRUE(models::FusedResidualLayerNormRuns(x0, d0));
+    const auto ref = run(false), got = run(true);
+    const char* names[] = {"sum", "normed", "grad x", "grad delta", "grad weight", "grad bias"};
+    const bool low = c.dtype != torch::kFloat;
+    const double tols[] = {1e-6, low ? 1e-2 : 1e-5, 1e-3, low ? 1e-2 : 1e-3, 1e-3, 1e-3};
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const double scale = std::max(1.0, ref[i].abs().max().item<double>());
+      EXPECT_LE((got[i] - ref[i]).abs().max().item<double>(), tols[i] * scale) << names[i];
+    }
+  }
+}
+
+TEST_F(TrainGpu, ResidualRmsNormKernelsMatchTheReference) {
+  for (const auto& [N, C, dtype] : {std::tuple{16384, 1024, torch::kBFloat16}, std::tuple{37, 128, torch::kFloat},
+                                     std::tuple{300, 3000, torch::kHalf}}) {
+    SCOPED_TRACE(testing::Message() << "N=" << N << " C=" << C << " dtype=" << dtype);
+    torch::manual_seed(N + C);
+    const auto f32 = torch::TensorOptions().device(kCuda);
+    const torch::Tensor w0 = torch::randn({C}, f32) * 0.3 + 1;
+    const torch::Tensor x0 = torch::randn({N, C}, f32) * 3, d0 = torch::randn({N, C}, f32).to(dtype);
+    const torch::Tensor g_sum = torch::randn({N, C}, f32), g_out = torch::randn({N, C}, f32).to(dtype);
+    auto run = [&](bool fused) {
+      torch::Tensor x = x0.clone().requires_grad_(true), d = d0.clone().requires_grad_(true);
+      torch::Tensor w = w0.clone().requires_grad_(true);
+      const models::ResidualNormed r = fused ? models::ResidualRmsNorm(x, d, w, 1e-6, dtype)
+                                             : models::ReferenceResidualRmsNorm(x, d, w, 1e-6, dtype);
+      torch::autograd::backward({r.sum, r.normed}, {g_sum, g_out});
+      return std::vector<torch::Tensor>{r.sum.detach(), r.normed.detach().to(torch::kFloat), x.grad(),
+                                        d.grad().to(torch::kFloat), w.grad()};
+    };
+    const auto ref = run(false), got = run(true);
+    const bool low = dtype != torch::kFloat;
+    const double tols[] = {1e-6, low ? 1e-2 : 1e-5, 1e-3, low ? 1e-2 : 1e-3, 1e-3};
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const double scale = std::max(1.0, ref[i].abs().max().item<double>());
+      EXPECT_LE((got[i] - ref[i]).abs().max().item<double>(), tols[i] * scale) << "output " << i;
+    }
+  }
+}
+
+TEST_F(TrainGpu, Gpt2ThroughTheFusedResidualNormMatchesTheBlockByBlockForward) {
+  for (const bool bf16 : {false, true}) {
+    auto a = TinyGpt2(500, 3, 128, 64, 3), b = TinyGpt2(500, 3, 128, 64, 3);
+    a->set_residual_norm_path(models::ResidualNormPath::kNever);
+    b->set_residual_norm_path(models::ResidualNormPath::kAuto);
+    const torch::Tensor x = torch::randint(0, 500, {4, 64}, torch::TensorOptions().dtype(torch::kLong).device(kCuda));
+    torch::Tensor la, lb;
+    {
+      AutocastScope scope(bf16 ? Precision::kBf16 : Precision::kFp32, kCuda);
+      la = a->forward(x).to(torch::kFloat);
+      lb = b->forward(x).to(torch::kFloat);
+    }
+    const double tol = bf16 ? 3e-2 : 1e-4;
+    EXPECT_LE((la - lb).abs().max().item<double>(), tol * la.abs().max().item<double>()) << "bf16 " << bf16;
+    la.square().mean().backward();
+    lb.square().mean().backward();
+    auto pa = a->named_parameters(), pb = b->named_parameters();
+    for (const auto& item : pa) {
+      const torch::Tensor ga = item.value().grad(), gb = pb[item.key()].grad();
+      EXPECT_LE((ga - gb).abs().max().item<double>(), 5 * tol * std::max(1e-6, ga.abs().max().item<double>()))
+          << item.key() << " bf16 " << bf16;
+    }
   }
 }
 
