@@ -5,6 +5,7 @@
 #if GWO_WITH_TRAIN_KERNELS
 #include <c10/cuda/CUDAStream.h>
 
+#include "worker/kernels/dtype.h"
 #include "worker/kernels/residual_layer_norm.h"
 #endif
 
@@ -15,11 +16,7 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 #if GWO_WITH_TRAIN_KERNELS
-kernels::LogitType KernelType(torch::Dtype t) {
-  return t == torch::kBFloat16 ? kernels::LogitType::kBFloat16
-         : t == torch::kHalf   ? kernels::LogitType::kFloat16
-                               : kernels::LogitType::kFloat32;
-}
+using kernels::KernelType;
 
 void* Stream(const torch::Tensor& t) {
   return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();

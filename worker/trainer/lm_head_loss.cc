@@ -8,6 +8,7 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include "worker/kernels/distill_xent.h"
+#include "worker/kernels/dtype.h"
 #include "worker/kernels/softmax_xent.h"
 #endif
 
@@ -37,11 +38,7 @@ void XentGradInPlaceReference(torch::Tensor& logits, const torch::Tensor& target
 }
 
 #if GWO_WITH_TRAIN_KERNELS
-kernels::LogitType KernelType(const torch::Tensor& t) {
-  return t.scalar_type() == torch::kBFloat16 ? kernels::LogitType::kBFloat16
-         : t.scalar_type() == torch::kHalf   ? kernels::LogitType::kFloat16
-                                             : kernels::LogitType::kFloat32;
-}
+kernels::LogitType KernelType(const torch::Tensor& t) { return kernels::KernelType(t.scalar_type()); }
 #endif
 
 void XentGradInPlace(torch::Tensor& logits, const torch::Tensor& targets, int64_t V,
@@ -90,17 +87,18 @@ int64_t ChunkRows(int64_t N, int64_t Vp, int64_t element_size, int64_t requested
 // forward(hidden (N, C), weight (V, C), targets (N)) -> () mean loss; the gradients
 // are computed in forward and scaled in backward.
 struct ChunkedLmHeadXent : public torch::autograd::Function<ChunkedLmHeadXent> {
+  // need_grad: false under no_grad (evaluation), where only the loss is computed.
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden,
                                const torch::Tensor& weight, const torch::Tensor& targets,
-                               int64_t compute_dtype, int64_t chunk_rows) {
+                               int64_t compute_dtype, int64_t chunk_rows, bool need_grad) {
     const auto compute = static_cast<torch::Dtype>(compute_dtype);
     const int64_t N = hidden.size(0), C = hidden.size(1), V = weight.size(0);
     const HeadInputs in = PrepareHead(hidden, weight, compute);
     const torch::Tensor t = targets.contiguous();                  // (N)
     const torch::Tensor inv_count = InverseCount(t);               // (1)
     torch::Tensor row_loss = torch::empty({N}, hidden.options().dtype(torch::kFloat));
-    torch::Tensor dx = torch::empty({N, C}, in.x.options());       // (N, C)
-    const bool need_dw = weight.requires_grad();
+    torch::Tensor dx = need_grad ? torch::empty({N, C}, in.x.options()) : torch::Tensor();  // (N, C)
+    const bool need_dw = need_grad && weight.requires_grad();
     torch::Tensor dw;                                              // (V, C) float32
     if (need_dw) dw = torch::zeros({V, C}, weight.options().dtype(torch::kFloat));
     const int64_t rows = ChunkRows(N, in.Vp, in.x.element_size(), chunk_rows);
@@ -110,6 +108,7 @@ struct ChunkedLmHeadXent : public torch::autograd::Function<ChunkedLmHeadXent> {
       torch::Tensor logits = torch::mm(x_c, in.w.t());             // (r, Vp)
       torch::Tensor loss_c = row_loss.narrow(0, start, r);
       XentGradInPlace(logits, t.narrow(0, start, r), V, inv_count, loss_c);  // logits -> dL/dlogits
+      if (!need_grad) continue;
       torch::Tensor dx_c = dx.narrow(0, start, r);
       at::mm_out(dx_c, logits, in.w);                              // (r, C) = (r, Vp) @ (Vp, C)
       if (need_dw) dw.add_(torch::mm(logits.narrow(1, 0, V).t(), x_c));  // (V, C)
@@ -127,9 +126,10 @@ struct ChunkedLmHeadXent : public torch::autograd::Function<ChunkedLmHeadXent> {
     const torch::Tensor dw = ctx->saved_data["dw"].toTensor();
     const auto hidden_dtype = static_cast<torch::Dtype>(ctx->saved_data["hidden_dtype"].toInt());
     const auto weight_dtype = static_cast<torch::Dtype>(ctx->saved_data["weight_dtype"].toInt());
+    TORCH_CHECK(dx.defined(), "the LM-head loss was computed without gradients (under no_grad)");
     torch::Tensor grad_hidden = (dx * g).to(hidden_dtype);
     torch::Tensor grad_weight = dw.defined() ? (dw * g).to(weight_dtype) : torch::Tensor();
-    return {grad_hidden, grad_weight, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {grad_hidden, grad_weight, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -251,8 +251,10 @@ torch::Tensor ChunkedLmHeadLoss(const torch::Tensor& hidden, const torch::Tensor
               " does not match hidden states of width ", C);
   TORCH_CHECK(targets.numel() * C == hidden.numel(), "targets ", targets.sizes(),
               " do not match hidden states ", hidden.sizes());
+  const bool need_grad =
+      torch::GradMode::is_enabled() && (hidden.requires_grad() || weight.requires_grad());
   return ChunkedLmHeadXent::apply(hidden.reshape({-1, C}), weight, targets.reshape({-1}),
-                                  static_cast<int64_t>(compute), chunk_rows);
+                                  static_cast<int64_t>(compute), chunk_rows, need_grad);
 }
 
 torch::Tensor ReferenceLmHeadLoss(const torch::Tensor& hidden, const torch::Tensor& weight,

@@ -29,7 +29,7 @@ torch::Tensor LmHeadLoss(const torch::Tensor& hidden, const torch::Tensor& weigh
                          const torch::Tensor& targets, torch::Dtype compute);
 
 // The chunked op itself on any device, `chunk_rows` rows of logits at a time (0: as many
-// as fit in 256 MiB). On CPU, or without gwo's CUDA kernels, the in-place gradient uses
+// as fit in 256 MiB). Under no_grad (evaluation) it computes the loss alone. On CPU, or without gwo's CUDA kernels, the in-place gradient uses
 // LibTorch ops (the kernel's reference); the tests compare both with the plain path.
 torch::Tensor ChunkedLmHeadLoss(const torch::Tensor& hidden, const torch::Tensor& weight,
                                 const torch::Tensor& targets, torch::Dtype compute,

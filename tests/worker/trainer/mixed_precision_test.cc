@@ -19,6 +19,18 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// A GPT-2 of `layers` x `width` (2 heads) over `vocab` tokens, block `block`, initialised
+// from `seed`.
+models::Gpt2 TinyGpt2(int layers, int width, int block, int vocab, uint64_t seed) {
+  spec::ModelSpec shape;
+  shape.n_layer = layers;
+  shape.n_head = 2;
+  shape.n_embd = width;
+  shape.block_size = block;
+  torch::manual_seed(seed);
+  return *models::MakeGpt2(shape, {}, vocab);
+}
+
 TEST(Precision, AutoIsFp32OnCpuAndFp16AndTf32NeedCuda) {
   const torch::Device cpu(torch::kCPU);
   EXPECT_EQ(*ResolvePrecision("auto", cpu), Precision::kFp32);
@@ -97,6 +109,18 @@ TEST(LmHeadLoss, ChunkedEqualsTheReferenceInBfloat16) {
   }
 }
 
+TEST(LmHeadLoss, UnderNoGradOnlyTheLossIsComputed) {
+  torch::manual_seed(8);
+  const torch::Tensor h = torch::randn({12, 8}).requires_grad_(true), w = torch::randn({40, 8});
+  const torch::Tensor t = torch::randint(0, 40, {12}, torch::kLong);
+  const double with_grad = ChunkedLmHeadLoss(h, w, t, torch::kFloat, 5).item<double>();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor loss = ChunkedLmHeadLoss(h, w, t, torch::kFloat, 5);
+  EXPECT_FALSE(loss.requires_grad());
+  EXPECT_NEAR(loss.item<double>(), with_grad, 1e-6);
+  EXPECT_NEAR(loss.item<double>(), ReferenceLmHeadLoss(h, w, t, torch::kFloat).item<double>(), 1e-5);
+}
+
 TEST(LmHeadLoss, AllIgnoredTargetsGiveZeroAndNoGradient) {
   torch::Tensor h = torch::randn({4, 8}).requires_grad_(true);
   torch::Tensor w = torch::randn({20, 8}).requires_grad_(true);
@@ -109,13 +133,7 @@ TEST(LmHeadLoss, AllIgnoredTargetsGiveZeroAndNoGradient) {
 }
 
 TEST(LmHeadLoss, EqualsCrossEntropyOfTheModelsLogits) {
-  spec::ModelSpec shape;
-  shape.n_layer = 1;
-  shape.n_head = 2;
-  shape.n_embd = 16;
-  shape.block_size = 8;
-  torch::manual_seed(5);
-  models::Gpt2 model = *models::MakeGpt2(shape, {}, 50);
+  models::Gpt2 model = TinyGpt2(1, 16, 8, 50, 5);
   const torch::Tensor x = torch::randint(0, 50, {3, 8}, torch::kLong);
   const torch::Tensor y = torch::randint(0, 50, {3, 8}, torch::kLong);
   const double plain = LanguageModelLoss(model->forward(x), y).item<double>();
@@ -191,13 +209,7 @@ TEST(ClipGradients, MatchesLibTorchsClipGradNorm) {
 }
 
 TEST(AdamWUpdate, ReferencePathOnCpuIsTheOptimizersStepAndSkipsOnOverflow) {
-  spec::ModelSpec shape;
-  shape.n_layer = 1;
-  shape.n_head = 2;
-  shape.n_embd = 16;
-  shape.block_size = 8;
-  torch::manual_seed(2);
-  models::Gpt2 model = *models::MakeGpt2(shape, {}, 32);
+  models::Gpt2 model = TinyGpt2(1, 16, 8, 32, 2);
   spec::TrainingSpec training;
   std::unique_ptr<torch::optim::AdamW> optimizer = MakeAdamW(*model, training);
   AdamWUpdate update(optimizer.get());
@@ -212,14 +224,7 @@ TEST(AdamWUpdate, ReferencePathOnCpuIsTheOptimizersStepAndSkipsOnOverflow) {
 }
 
 TEST(Learner, Bf16StepsOnCpuLowerTheLossAndKeepFloat32Weights) {
-  spec::ModelSpec shape;
-  shape.n_layer = 2;
-  shape.n_head = 2;
-  shape.n_embd = 32;
-  shape.block_size = 16;
-  torch::manual_seed(4);
-  std::shared_ptr<models::CausalLm> model =
-      std::shared_ptr<models::CausalLm>(models::MakeGpt2(shape, {}, 64)->ptr());
+  std::shared_ptr<models::CausalLm> model = TinyGpt2(2, 32, 16, 64, 4).ptr();
   spec::TrainingSpec training;
   training.precision = "bf16";
   training.lr = 1e-2;
