@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <set>
+#include <stdexcept>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -101,8 +103,21 @@ StepLoss StepGraph::Step(const torch::Tensor& x, const torch::Tensor& y, double 
       s.out = learner_.Forward(s.x, s.y, /*teacher_logits=*/{}, training_);
       learner_.Finish(training_);
       s.graph.capture_end();
-    } catch (...) {
+    } catch (const std::exception& e) {
       learner_.autocast_cache = true;
+      // End the capture (and the allocator's capture pool) before anything else runs;
+      // the caller then trains eagerly. When even that fails, CUDA's state is not one
+      // to continue from: end the attempt with what to change.
+      bool ended = false;
+      try {
+        s.graph.capture_end();
+        ended = true;
+      } catch (const std::exception&) {
+      }
+      if (!ended) {
+        throw std::runtime_error(std::string("CUDA graph capture of the training step failed (") + e.what() +
+                                 ") and could not be ended; rerun with training.cuda_graph: false");
+      }
       throw;
     }
     learner_.autocast_cache = true;

@@ -34,7 +34,9 @@ class StepGraph {
   // come to exist); the second captures the step and replays it; later calls copy x, y
   // into the graph's inputs and replay. x, y must keep their shape. The returned
   // terms are the graph's outputs, overwritten by the next call: read them first.
-  // Throws c10::Error when the capture fails (the step then did not run).
+  // Throws c10::Error when the capture fails (the step then did not run, and the caller
+  // may train eagerly), std::runtime_error when the failed capture could not be ended
+  // (the run should stop).
   StepLoss Step(const torch::Tensor& x, const torch::Tensor& y, double lr);
 
   bool captured() const;
