@@ -17,8 +17,8 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-StepLoss Session::RunStep(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& teacher_logits,
-                 double lr) {
+StepLoss Session::RunStep(const torch::Tensor& x, const torch::Tensor& y,
+                          const torch::Tensor& teacher_logits, double lr) {
   if (graph != nullptr) {
     try {
       const bool was_captured = graph->captured();
