@@ -26,8 +26,8 @@ enum class Precision {
 std::string_view PrecisionName(Precision p);
 
 // training.precision resolved for `device`: "auto" is bf16 on CUDA, fp32 on CPU.
-// INVALID_ARGUMENT when the device cannot run it (fp16 and tf32 need CUDA; bf16 on
-// CPU needs LibTorch >= 2 for its autocast) or the name is unknown.
+// INVALID_ARGUMENT when the device cannot run it (fp16 and tf32 need CUDA; bf16 runs on
+// both, through autocast) or the name is unknown.
 absl::StatusOr<Precision> ResolvePrecision(const std::string& name, const torch::Device& device);
 
 // The dtype autocast casts matmuls to (bf16/fp16), or float32 for fp32/tf32.
