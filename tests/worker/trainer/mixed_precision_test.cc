@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -13,6 +15,8 @@
 #include "worker/trainer/optimization.h"
 #include "worker/trainer/optimizer_step.h"
 #include "worker/trainer/precision.h"
+#include "worker/trainer/step_graph.h"
+#include "worker/trainer/step_profiler.h"
 
 namespace gwo::trainer {
 namespace {
@@ -237,6 +241,48 @@ TEST(Learner, Bf16StepsOnCpuLowerTheLossAndKeepFloat32Weights) {
   for (int i = 0; i < 15; ++i) last = learner->Step(x, x, {}, training, training.lr).total.item<double>();
   EXPECT_LT(last, first - 0.5);
   for (const torch::Tensor& p : model->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat);
+}
+
+TEST(StepProfiler, ParsesFirstColonLastAndRefusesTheRest) {
+  ProfileOptions options;
+  ASSERT_TRUE(ParseProfileSteps("3:5", "/tmp/t.json", &options).ok());
+  EXPECT_EQ(options.first_step, 3);
+  EXPECT_EQ(options.last_step, 5);
+  EXPECT_EQ(options.trace_path, "/tmp/t.json");
+  for (const std::string bad : {"5:3", "0:2", "3", "a:b", "1:2:3"}) {
+    EXPECT_EQ(ParseProfileSteps(bad, "/tmp/t.json", &options).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_THAT(std::string(ParseProfileSteps("1:2", "", &options).message()), HasSubstr("--profile_out"));
+}
+
+TEST(StepProfiler, StartsAtTheFirstProfiledStepAndWritesTheTraceOrSaysWhyNot) {
+  const std::string trace = ::testing::TempDir() + "/gwo_profile_trace.json";
+  std::remove(trace.c_str());
+  StepProfiler profiler(ProfileOptions{.first_step = 2, .last_step = 3, .trace_path = trace});
+  EXPECT_TRUE(profiler.BeforeStep(1).ok());  // not yet
+  EXPECT_FALSE(profiler.active());
+  const absl::Status started = profiler.BeforeStep(2);
+  if (!started.ok()) {  // a LibTorch without Kineto (Debian's CPU build)
+    EXPECT_EQ(started.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(std::string(started.message()), HasSubstr("Kineto"));
+    EXPECT_FALSE(profiler.active());
+    return;
+  }
+  EXPECT_TRUE(profiler.active());
+  torch::mm(torch::randn({8, 8}), torch::randn({8, 8}));
+  ASSERT_TRUE(profiler.AfterStep(3).ok());
+  EXPECT_FALSE(profiler.active());
+  EXPECT_TRUE(std::ifstream(trace).good()) << trace;
+}
+
+TEST(StepGraph, UnsupportedOnCpuSaysWhy) {
+  std::shared_ptr<models::CausalLm> model = TinyGpt2(1, 16, 8, 32, 1).ptr();
+  spec::RunSpec run;
+  auto learner = *MakeLearner(model, run.training, run.training.optimizer, "");
+  // Built without CUDA, or the model is not on CUDA: either way it says so.
+  EXPECT_THAT(StepGraphUnsupported(*learner, run, false, false).value_or(""), HasSubstr("CUDA"));
+  run.training.cuda_graph = false;
+  EXPECT_EQ(StepGraphUnsupported(*learner, run, false, false).value_or(""), "training.cuda_graph is off");
 }
 
 }  // namespace
