@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -16,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/table.h"
+#include "common/utf8.h"
 #include "gwo/v1/experiments.grpc.pb.h"
 #include "gwo/v1/metrics.grpc.pb.h"
 
@@ -150,6 +152,12 @@ int Submit(const Context& c, const std::string& file, bool wait, std::string ide
   }
   std::stringstream text;
   text << in.rdbuf();
+  // A protobuf string must be UTF-8: say where the file breaks it rather than fail to serialise.
+  if (std::optional<Utf8Error> bad = FindInvalidUtf8(text.str())) {
+    std::cerr << "gwoctl: " << file << ":" << bad->line + 1 << ":" << bad->column + 1
+              << ": not UTF-8 text at byte offset " << bad->offset << ": " << bad->what << "\n";
+    return 1;
+  }
   gwo::v1::SubmitExperimentRequest req;
   req.set_spec_yaml(text.str());
   req.set_file_name(file);

@@ -10,6 +10,7 @@
 #include "spec/parse_internal.h"
 #include "spec/parse_attention.h"
 #include "spec/parse_training.h"
+#include "spec/yaml_guard.h"
 #include "spec/yaml_reader.h"
 
 namespace gwo::spec {
@@ -159,6 +160,7 @@ void ReadTraining(const YAML::Node& node, const std::string& path, ErrorList* er
 
 // Parses YAML text into a document root, reporting syntax errors with their position.
 bool LoadDocument(absl::string_view text, ErrorList* errors, YAML::Node* root) {
+  if (!CheckYamlText(text, errors)) return false;
   try {
     *root = YAML::Load(std::string(text));
   } catch (const YAML::ParserException& e) {
