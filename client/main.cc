@@ -11,8 +11,10 @@
 #include "client/report_commands.h"
 #include "client/generate.h"
 #include "common/flags.h"
+#include "common/tls.h"
 
 ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA of the coordinator's TLS certificate; default $GWO_TLS_CA; empty: plaintext");
 ABSL_FLAG(std::string, scale, "", "submit: which of the job.yaml's scales to run (e.g. cpu, gpu); default: its scale:");
 ABSL_FLAG(bool, wait, false, "submit: wait until every run finished, printing progress");
 ABSL_FLAG(std::string, idempotency_key, "", "submit: key making retries safe; default: a random key per call");
@@ -91,7 +93,14 @@ int main(int argc, char** argv) {
     const char* env = std::getenv("GWO_COORDINATOR");
     c.address = env != nullptr && *env != '\0' ? env : "127.0.0.1:7070";
   }
-  c.channel = grpc::CreateChannel(c.address, grpc::InsecureChannelCredentials());
+  std::string tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  if (const char* env = std::getenv("GWO_TLS_CA"); tls_ca.empty() && env != nullptr) tls_ca = env;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = gwo::MakeChannelCredentials({tls_ca});
+  if (!credentials.ok()) {
+    std::cerr << "gwoctl: " << credentials.status().message() << "\n";
+    return 2;
+  }
+  c.channel = grpc::CreateChannel(c.address, *credentials);
   c.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
 
   auto need = [&](size_t n) { return args.size() == n; };

@@ -6,9 +6,11 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "absl/status/status.h"
@@ -37,6 +39,36 @@ void ChildFail(const char* what, const char* arg) {
     (void)ignored;
   }
   _exit(127);
+}
+
+// After fork: makes `fd` available to the program as `target`, open across exec.
+// (dup2 onto itself would leave close-on-exec set.)
+void KeepAs(int fd, int target) {
+  if (fd == target) {
+    fcntl(fd, F_SETFD, 0);
+  } else {
+    dup2(fd, target);
+  }
+}
+
+// Closes every descriptor >= 3 except `keep` (-1: none), after fork: close_range,
+// or a loop up to the descriptor limit where the kernel lacks it.
+void CloseDescriptorsFrom3Except(int keep) {
+  auto close_span = [](unsigned first, unsigned last) {
+    if (first > last) return;
+    if (close_range(first, last, 0) == 0) return;
+    struct rlimit limit;
+    const unsigned end = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                             ? static_cast<unsigned>(std::min<rlim_t>(limit.rlim_cur, 1u << 20))
+                             : 1u << 16;
+    for (unsigned fd = first; fd <= last && fd < end; ++fd) close(static_cast<int>(fd));
+  };
+  if (keep < 3) {
+    close_span(3, ~0U);
+  } else {
+    close_span(3, static_cast<unsigned>(keep) - 1);
+    close_span(static_cast<unsigned>(keep) + 1, ~0U);
+  }
 }
 
 ExitStatus FromWaitStatus(int status) {
@@ -79,18 +111,33 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(const SpawnOptions& options) {
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  // Close-on-exec from birth: a process another thread starts meanwhile inherits none
+  // of them. dup2 in the child clears the flag on the copies it keeps.
   int out_pipe[2] = {-1, -1};
   int ev_pipe[2] = {-1, -1};
   int in_pipe[2] = {-1, -1};
-  if (options.stdin_pipe && pipe(in_pipe) != 0) return ErrnoError("pipe");
-  if (options.capture_output && pipe(out_pipe) != 0) return ErrnoError("pipe");
-  if (options.events_fd_in_child >= 0 && pipe(ev_pipe) != 0) {
-    if (out_pipe[0] >= 0) close(out_pipe[0]), close(out_pipe[1]);
-    return ErrnoError("pipe");
+  auto close_pipes = [&] {
+    for (int* p : {in_pipe, out_pipe, ev_pipe}) {
+      for (int k = 0; k < 2; ++k) {
+        if (p[k] >= 0) close(p[k]);
+        p[k] = -1;
+      }
+    }
+  };
+  if ((options.stdin_pipe && pipe2(in_pipe, O_CLOEXEC) != 0) ||
+      (options.capture_output && pipe2(out_pipe, O_CLOEXEC) != 0) ||
+      (options.events_fd_in_child >= 0 && pipe2(ev_pipe, O_CLOEXEC) != 0)) {
+    absl::Status error = ErrnoError("pipe");
+    close_pipes();
+    return error;
   }
 
   pid_t pid = fork();
-  if (pid < 0) return ErrnoError("fork");
+  if (pid < 0) {
+    absl::Status error = ErrnoError("fork");
+    close_pipes();
+    return error;
+  }
   if (pid == 0) {
     if (options.new_process_group) setpgid(0, 0);
     // Default signal dispositions and mask for the child.
@@ -100,22 +147,15 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(const SpawnOptions& options) {
     signal(SIGPIPE, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
-    if (options.stdin_pipe) dup2(in_pipe[0], 0);
+    if (options.stdin_pipe) KeepAs(in_pipe[0], 0);
     if (options.capture_output) {
-      dup2(out_pipe[1], 1);
-      dup2(out_pipe[1], 2);
+      KeepAs(out_pipe[1], 1);
+      KeepAs(out_pipe[1], 2);
     }
-    if (options.events_fd_in_child >= 0) {
-      if (ev_pipe[1] != options.events_fd_in_child) {
-        dup2(ev_pipe[1], options.events_fd_in_child);
-      } else {
-        fcntl(ev_pipe[1], F_SETFD, 0);
-      }
-    }
-    // Close every other descriptor so the child holds no pipes of siblings.
-    for (int fd = 3; fd < 1024; ++fd) {
-      if (fd != options.events_fd_in_child) close(fd);
-    }
+    if (options.events_fd_in_child >= 0) KeepAs(ev_pipe[1], options.events_fd_in_child);
+    // Close every other descriptor, however high, so the child holds no pipes of
+    // siblings and no sockets of the worker.
+    CloseDescriptorsFrom3Except(options.events_fd_in_child);
     if (switch_user) {
       if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
         ChildFail("cannot switch to user", options.run_as_user.c_str());

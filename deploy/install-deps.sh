@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev              # gwoctl plot -o FILE.png: deflate and CRC-32
   libcivetweb-dev         # the HTTP server of /metrics, /healthz, /readyz
   prometheus curl         # promtool and a Prometheus for the observability test
+  openssl                 # deploy/make-test-ca.sh: certificates for TLS (and its test)
   libpython3.11-stdlib python3
   python3-grpcio python3-protobuf  # the dashboard contract test: a Python client generated from proto/
 )

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/metrics/http_server.h"
 #include "common/signals.h"
 #include "grpcpp/grpcpp.h"
@@ -32,6 +33,12 @@
 #include "server/telemetry/rpc_metrics.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC listen address (host:port; port 0 picks one)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate (chain) for TLS on --listen; with --tls_key");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA of the workers' client certificates: a worker stream then needs a certificate it signed");
+ABSL_FLAG(bool, allow_insecure_listen, false,
+          "allow --listen on a non-loopback address without TLS (only on a network you trust)");
 ABSL_FLAG(std::string, data_dir, "",
           "state directory (embedded PostgreSQL lives in <data_dir>/postgres); default $GWO_DATA_DIR, "
           "else /var/lib/gwo as root, else ~/.local/share/gwo");
@@ -77,6 +84,18 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("gwo-coordinator [--listen HOST:PORT] [--data-dir DIR | --database-url URL]");
   gwo::ParseFlags(argc, argv);
   gwo::SetLogComponent("coordinator");
+
+  // Plaintext stays on loopback: a job is code that runs on the GPUs.
+  const gwo::ServerTlsFiles tls{absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+                                absl::GetFlag(FLAGS_tls_client_ca)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = gwo::MakeServerCredentials(tls);
+  if (!credentials.ok()) return Fail(std::string(credentials.status().message()));
+  if (tls.cert.empty() && !gwo::IsLoopbackAddress(absl::GetFlag(FLAGS_listen)) &&
+      !absl::GetFlag(FLAGS_allow_insecure_listen)) {
+    return Fail(absl::StrCat("refusing to listen on ", absl::GetFlag(FLAGS_listen),
+                             " without TLS: whoever reaches it could run code on the workers. Give --tls_cert and "
+                             "--tls_key, or --allow_insecure_listen on a network you trust"));
+  }
 
   // SIGINT/SIGTERM are taken synchronously by the main thread (sigwait below).
   sigset_t stop_signals = gwo::BlockStopSignals();
@@ -126,12 +145,13 @@ int main(int argc, char** argv) {
   gwo::server::ReportServiceImpl reports(&core);
   gwo::server::QueueServiceImpl queue(&core);
   gwo::server::GenerationRouter generation_router(absl::GetFlag(FLAGS_shared_filesystem));
-  gwo::server::WorkerServiceImpl workers(&core, &generation_router);
+  gwo::server::WorkerServiceImpl workers(&core, &generation_router,
+                                         /*require_client_certificate=*/!tls.client_ca.empty());
   gwo::server::GenerationServiceImpl generation(core.store(), &generation_router);
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *credentials, &port);
   builder.RegisterService(&experiments);
   builder.RegisterService(&metrics);
   builder.RegisterService(&reports);

@@ -1,5 +1,7 @@
 #include "server/rpc/convert.h"
 
+#include "nlohmann/json.hpp"
+
 namespace gwo::server {
 namespace {
 
@@ -102,6 +104,20 @@ void ToProto(const DownsampledSeriesRecord& r, gwo::v1::DownsampledSeries* out) 
     o->set_max(b.max);
     o->set_mean(b.mean);
   }
+}
+
+std::vector<DeviceRecord> DevicesOf(const gwo::v1::RegisterWorker& r) {
+  std::vector<DeviceRecord> out;
+  for (const auto& d : r.devices()) out.push_back({d.kind(), d.index(), d.memory_bytes()});
+  return out;
+}
+
+std::string DevicesJson(const gwo::v1::RegisterWorker& r) {
+  nlohmann::json devices = nlohmann::json::array();
+  for (const auto& d : r.devices()) {
+    devices.push_back({{"kind", d.kind()}, {"index", d.index()}, {"memory_bytes", d.memory_bytes()}});
+  }
+  return devices.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace gwo::server

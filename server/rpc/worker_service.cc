@@ -194,14 +194,8 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
     info.name = r.name();
     info.hostname = r.hostname();
     info.slots = r.slots();
-    info.devices_json = "[";
-    for (int i = 0; i < r.devices_size(); ++i) {
-      const auto& d = r.devices(i);
-      info.devices.push_back({d.kind(), d.index(), d.memory_bytes()});
-      absl::StrAppend(&info.devices_json, i ? "," : "", "{\"kind\":\"", d.kind(), "\",\"index\":", d.index(),
-                      ",\"memory_bytes\":", d.memory_bytes(), "}");
-    }
-    absl::StrAppend(&info.devices_json, "]");
+    info.devices = DevicesOf(r);
+    info.devices_json = DevicesJson(r);
     std::vector<AttemptKey> running;
     for (const auto& a : r.running()) running.push_back({a.run_id(), a.attempt()});
     absl::StatusOr<int64_t> id = core_->RegisterWorker(info, running, this);
@@ -269,8 +263,25 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
 
 }  // namespace
 
+namespace {
+
+// A stream refused before it starts.
+class RefusedStream : public grpc::ServerBidiReactor<WorkerMessage, CoordinatorMessage> {
+ public:
+  explicit RefusedStream(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
 grpc::ServerBidiReactor<WorkerMessage, CoordinatorMessage>* WorkerServiceImpl::Connect(
     grpc::CallbackServerContext* ctx) {
+  if (require_client_certificate_ && !ctx->auth_context()->IsPeerAuthenticated()) {
+    LogWarning(absl::StrCat("refused a worker stream from ", ctx->peer(), ": no verified client certificate"));
+    return new RefusedStream(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                          "workers need a TLS client certificate signed by the coordinator's "
+                                          "--tls_client_ca (gwo-worker --tls_cert/--tls_key)"));
+  }
   return new WorkerStream(core_, router_, ctx);
 }
 

@@ -13,8 +13,11 @@ class WorkerServiceImpl final : public gwo::v1::WorkerService::CallbackService {
  public:
   // `router`: where workers' generation chunks go and which workers serve generation
   // (null: none do).
-  explicit WorkerServiceImpl(Coordinator* core, GenerationRouter* router = nullptr)
-      : core_(core), router_(router) {}
+  // `require_client_certificate`: refuse streams whose peer presented no verified
+  // TLS client certificate (the coordinator's --tls_client_ca).
+  explicit WorkerServiceImpl(Coordinator* core, GenerationRouter* router = nullptr,
+                             bool require_client_certificate = false)
+      : core_(core), router_(router), require_client_certificate_(require_client_certificate) {}
 
   grpc::ServerBidiReactor<gwo::v1::WorkerMessage, gwo::v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* ctx) override;
@@ -22,6 +25,7 @@ class WorkerServiceImpl final : public gwo::v1::WorkerService::CallbackService {
  private:
   Coordinator* const core_;
   GenerationRouter* const router_;
+  const bool require_client_certificate_;
 };
 
 }  // namespace gwo::server

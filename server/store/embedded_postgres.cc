@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -17,6 +18,7 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -179,6 +181,42 @@ absl::Status RunTool(std::vector<std::string> argv, const std::string& user, abs
   return RunCommand(options, timeout).status();
 }
 
+// 32 random bytes as hex: the password of the cluster's only role.
+absl::StatusOr<std::string> NewPassword() {
+  unsigned char bytes[32];
+  std::ifstream random("/dev/urandom", std::ios::binary);
+  if (!random.read(reinterpret_cast<char*>(bytes), sizeof(bytes))) {
+    return absl::InternalError("cannot read /dev/urandom for the database password");
+  }
+  std::string hex;
+  for (unsigned char b : bytes) absl::StrAppendFormat(&hex, "%02x", b);
+  return hex;
+}
+
+// Writes `text` to `path` readable by its owner alone (0600), replacing what was there.
+absl::Status WritePrivateFile(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError(absl::StrCat("create ", tmp));
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  if (!written || fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
+    absl::Status st = ErrnoError(absl::StrCat("write ", tmp));
+    close(fd);
+    unlink(tmp.c_str());
+    return st;
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError(absl::StrCat("rename ", tmp));
+  return absl::OkStatus();
+}
+
+// Loopback TCP, password (SCRAM) only; the server has no Unix socket.
+constexpr char kHba[] =
+    "# Written by gwo on every start: role gwo, with the password in ../postgres.password, over\n"
+    "# loopback TCP. Edits here are overwritten.\n"
+    "host all gwo 127.0.0.1/32 scram-sha-256\n"
+    "host all gwo ::1/128 scram-sha-256\n";
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(const EmbeddedPostgresOptions& options) {
@@ -220,12 +258,41 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(const 
     pg->options_.run_as_user.clear();
   }
 
+  // The role's password lives beside the cluster, readable by this process's user
+  // alone; nobody else on the host can connect without it.
+  const std::string password_file = data_dir + "/postgres.password";
+  bool upgrade_trust = false;
   if (!IsFile(pg->cluster_dir_ + "/PG_VERSION")) {
     LogInfo(absl::StrCat("creating a PostgreSQL cluster in ", pg->cluster_dir_));
+    GWO_ASSIGN_OR_RETURN(pg->password_, NewPassword());
+    GWO_RETURN_IF_ERROR(WritePrivateFile(password_file, pg->password_ + "\n"));
+    // initdb reads the password from a file of its own user, removed right after.
+    const std::string pwfile = pg->cluster_dir_ + ".initdb-password";
+    GWO_RETURN_IF_ERROR(WritePrivateFile(pwfile, pg->password_ + "\n"));
+    if (!pg->options_.run_as_user.empty()) {
+      const passwd* pw = getpwnam(pg->options_.run_as_user.c_str());
+      if (pw == nullptr || chown(pwfile.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        unlink(pwfile.c_str());
+        return ErrnoError(absl::StrCat("chown ", pwfile));
+      }
+    }
     std::vector<std::string> argv = {pg->bin_dir_ + "/initdb", "-D", pg->cluster_dir_, "-U", "gwo",
-                                     "--auth=trust", "-E", "UTF8", "--no-locale", "--no-instructions"};
+                                     "--auth=scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8", "--no-locale",
+                                     "--no-instructions"};
     if (!options.durable) argv.push_back("--no-sync");
-    GWO_RETURN_IF_ERROR(RunTool(argv, pg->options_.run_as_user, kInitdbTimeout));
+    absl::Status created = RunTool(argv, pg->options_.run_as_user, kInitdbTimeout);
+    unlink(pwfile.c_str());
+    GWO_RETURN_IF_ERROR(created);
+  } else if (IsFile(password_file)) {
+    pg->password_ = std::string(absl::StripAsciiWhitespace(ReadFile(password_file)));
+    if (pg->password_.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(password_file, " is empty; restore it or remove ",
+                                                        pg->cluster_dir_, " to start from an empty database"));
+    }
+  } else {
+    // A cluster from before passwords (trust on loopback): given one below, data kept.
+    GWO_ASSIGN_OR_RETURN(pg->password_, NewPassword());
+    upgrade_trust = true;
   }
 
   // A postmaster.pid left by a crash: a server still running on this cluster (its
@@ -248,20 +315,41 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(const 
     } else {
       GWO_ASSIGN_OR_RETURN(pg->port_, PickFreePort());
     }
-    st = pg->StartServer();
+    st = pg->StartServer(upgrade_trust);
     if (st.ok() || !absl::StrContains(st.message(), "already in use")) break;
   }
   GWO_RETURN_IF_ERROR(st);
-  pg->url_ = absl::StrCat("host=127.0.0.1 port=", pg->port_, " user=gwo dbname=gwo");
+  if (upgrade_trust) {
+    GWO_RETURN_IF_ERROR(WritePrivateFile(password_file, pg->password_ + "\n"));
+    LogInfo(absl::StrCat("the embedded PostgreSQL now asks for the password in ", password_file,
+                         " (it accepted any local connection before)"));
+  }
+  pg->url_ = pg->UrlFor("gwo");
   return pg;
 }
 
-absl::Status EmbeddedPostgres::StartServer() {
+std::string EmbeddedPostgres::UrlFor(const std::string& database) const {
+  return absl::StrCat("host=127.0.0.1 port=", port_, " user=gwo password=", password_, " dbname=", database);
+}
+
+absl::Status EmbeddedPostgres::StartServer(bool trusting) {
   const std::string log = cluster_dir_ + "/server.log";
   const size_t log_size_before = ReadFile(log).size();
+  // gwo's rules, written on every start so that no edit or older gwo leaves the
+  // cluster open; `trusting` keeps the cluster's own (trust, from an older gwo) for
+  // the one start that sets the password.
+  if (!trusting) {
+    const std::string hba = cluster_dir_ + "/pg_hba.conf";
+    GWO_RETURN_IF_ERROR(WritePrivateFile(hba, kHba));
+    if (!options_.run_as_user.empty()) {
+      const passwd* pw = getpwnam(options_.run_as_user.c_str());
+      if (pw == nullptr || chown(hba.c_str(), pw->pw_uid, pw->pw_gid) != 0) return ErrnoError("chown " + hba);
+    }
+  }
   absl::Status st =
       RunTool({bin_dir_ + "/pg_ctl", "-D", cluster_dir_, "-l", log, "-w", "-t", "60", "-o",
                absl::StrCat("-p ", port_, " -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+                            " -c password_encryption=scram-sha-256",
                             options_.durable ? "" : " -c fsync=off"),
                "start"},
               options_.run_as_user, kPgCtlTimeout);
@@ -275,10 +363,16 @@ absl::Status EmbeddedPostgres::StartServer() {
   running_ = true;
 
   // Database "gwo" (initdb made only "postgres" and the templates).
-  GWO_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn,
-                       PgConnection::Connect(absl::StrCat("host=127.0.0.1 port=", port_, " user=gwo dbname=postgres")));
+  GWO_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::Connect(UrlFor("postgres")));
   GWO_ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT 1 FROM pg_database WHERE datname = 'gwo'"));
   if (r.rows() == 0) GWO_RETURN_IF_ERROR(conn->Exec("CREATE DATABASE gwo").status());
+  if (trusting) {
+    // The password is hex, so it needs no quoting; then restart under gwo's rules.
+    GWO_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ALTER ROLE gwo PASSWORD '", password_, "'")).status());
+    conn.reset();
+    GWO_RETURN_IF_ERROR(Stop());
+    return StartServer(/*trusting=*/false);
+  }
   return absl::OkStatus();
 }
 

@@ -2,7 +2,10 @@
 // directory on first use, started with pg_ctl on a free loopback port, stopped on
 // destruction. Used by the coordinator when no --database-url is given, and by
 // tests that need a real server. When the caller is root, the cluster runs as an
-// unprivileged user (PostgreSQL refuses to run as root).
+// unprivileged user (PostgreSQL refuses to run as root). The server listens on
+// loopback TCP only and asks for the role's password (SCRAM-SHA-256), generated at
+// initdb and kept in <data_dir>/postgres.password, mode 0600: another user of the
+// host cannot connect.
 #ifndef GWO_SERVER_STORE_EMBEDDED_POSTGRES_H_
 #define GWO_SERVER_STORE_EMBEDDED_POSTGRES_H_
 
@@ -32,7 +35,7 @@ class EmbeddedPostgres {
   // Stops the server (fast shutdown).
   ~EmbeddedPostgres();
 
-  // libpq connection string for database "gwo".
+  // libpq connection string for database "gwo", password included: do not log it.
   const std::string& url() const { return url_; }
   int port() const { return port_; }
   // Stops and starts the server (for tests of database restarts).
@@ -41,12 +44,16 @@ class EmbeddedPostgres {
 
  private:
   EmbeddedPostgres() = default;
-  // pg_ctl start on port_, then creates database "gwo" if missing.
-  absl::Status StartServer();
+  // pg_ctl start on port_, then creates database "gwo" if missing. `trusting`: the
+  // cluster of an older gwo, with trust authentication: its role gets password_ and
+  // the server is restarted under gwo's pg_hba rules.
+  absl::Status StartServer(bool trusting = false);
+  std::string UrlFor(const std::string& database) const;
   EmbeddedPostgresOptions options_;
   std::string cluster_dir_;
   std::string bin_dir_;
   std::string url_;
+  std::string password_;  // of role gwo; kept 0600 in <data_dir>/postgres.password
   int port_ = 0;
   bool running_ = false;
 };

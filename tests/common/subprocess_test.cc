@@ -1,9 +1,15 @@
 #include "common/subprocess.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
 namespace gwo {
@@ -55,6 +61,30 @@ TEST(Subprocess, EventsPipeCarriesChildWrites) {
   EXPECT_EQ(ReadAll(p->events_fd()), "event\n");
   EXPECT_EQ(ReadAll(p->output_fd()), "log\n");
   EXPECT_TRUE(p->Wait().ok());
+}
+
+// The child sees 0, 1, 2 and its events descriptor, nothing else: not a high
+// descriptor the parent left inheritable, not the parent's end of its own pipes.
+TEST(Subprocess, ChildInheritsOnlyTheDescriptorsItIsGiven) {
+  const int high = fcntl(open("/dev/null", O_RDONLY), F_DUPFD, 1500);  // inheritable, above 1024
+  ASSERT_GE(high, 1500);
+  auto p = Subprocess::Spawn({.argv = {"sh", "-c", "ls /proc/self/fd >&3"},
+                              .capture_output = true,
+                              .events_fd_in_child = 3,
+                              .stdin_pipe = true});
+  close(high);
+  ASSERT_TRUE(p.ok()) << p.status();
+  // ls itself opens the directory it lists: one more, above 3.
+  std::vector<std::string> fds = absl::StrSplit(ReadAll(p->events_fd()), '\n', absl::SkipEmpty());
+  ASSERT_EQ(fds.size(), 5u) << absl::StrJoin(fds, " ");
+  EXPECT_EQ(fds[0], "0");
+  EXPECT_EQ(fds[1], "1");
+  EXPECT_EQ(fds[2], "2");
+  EXPECT_EQ(fds[3], "3");
+  EXPECT_TRUE(p->Wait().ok());
+  // The parent's ends are close-on-exec too: a later child of the parent cannot hold them.
+  EXPECT_EQ(fcntl(p->events_fd(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  EXPECT_EQ(fcntl(p->input_fd(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 }
 
 TEST(Subprocess, SignalReachesTheWholeProcessGroup) {

@@ -67,7 +67,8 @@ void Agent::Run() {
 }
 
 void Agent::Serve() {
-  auto channel = grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(
+      options_.coordinator, options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials());
   auto stub = gwo::v1::WorkerService::NewStub(channel);
   // The stream lives as long as the worker, so it has no deadline; liveness is
   // checked by heartbeats (ours) and the coordinator's lease.
@@ -106,7 +107,9 @@ void Agent::Serve() {
   }
   gwo::v1::CoordinatorMessage first;
   if (!stream->Write(hello) || !stream->Read(&first) || !first.has_registered()) {
-    ctx.TryCancel();
+    // A closed stream carries the coordinator's reason (a refused credential says
+    // what it needs); only one still open after a wrong answer is cancelled.
+    if (first.msg_case() != gwo::v1::CoordinatorMessage::MSG_NOT_SET) ctx.TryCancel();
     grpc::Status s = stream->Finish();
     LogWarning(absl::StrCat("cannot register with coordinator ", options_.coordinator, ": ",
                             s.ok() ? "stream closed" : s.error_message()));

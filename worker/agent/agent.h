@@ -44,6 +44,8 @@ struct AgentOptions {
   absl::Duration max_reconnect_backoff = absl::Seconds(10);
   std::vector<gwo::v1::Device> devices;
   AgentObserver* observer = nullptr;  // not owned; may be null
+  // How the stream to the coordinator is secured; null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 class Agent {

@@ -197,7 +197,10 @@ void AttemptRunner::Watch() {
   }
   spawn.capture_output = true;
   spawn.events_fd_in_child = kEventsFd;
-  // The GPUs the coordinator gave this attempt (all of a multi-GPU run's).
+  // The GPUs the coordinator gave this attempt (all of a multi-GPU run's), numbered as
+  // nvidia-smi numbers them when the worker listed its devices: CUDA's own default
+  // order (fastest first) could hand the trainer another GPU.
+  spawn.extra_env.push_back("CUDA_DEVICE_ORDER=PCI_BUS_ID");
   if (assignment_.gpus_size() > 0) {
     spawn.extra_env.push_back(absl::StrCat("CUDA_VISIBLE_DEVICES=", absl::StrJoin(assignment_.gpus(), ",")));
   }

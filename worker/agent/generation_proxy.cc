@@ -73,6 +73,7 @@ absl::Status GenerationProxy::EnsureChildLocked() {
   options.argv = argv_;
   options.stdin_pipe = true;
   options.events_fd_in_child = 1;  // the child's stdout: the reply lines
+  options.extra_env.push_back("CUDA_DEVICE_ORDER=PCI_BUS_ID");  // GPU numbers as nvidia-smi gives them
   absl::StatusOr<Subprocess> child = Subprocess::Spawn(options);
   if (!child.ok()) return child.status();
   child_ = std::make_unique<Subprocess>(*std::move(child));

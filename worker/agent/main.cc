@@ -17,11 +17,15 @@
 #include "common/log.h"
 #include "common/metrics/http_server.h"
 #include "common/signals.h"
+#include "common/tls.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/devices.h"
 #include "worker/agent/worker_metrics.h"
 
 ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA that signed the coordinator's certificate: connect over TLS");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate, for a coordinator with --tls_client_ca");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, name, "", "worker name (unique); default: the host name");
 ABSL_FLAG(int, slots, 0, "attempts run at once; default: 1 per GPU, or 2 on a CPU-only host");
 ABSL_FLAG(std::string, work_dir, "", "where attempts write their files; default /tmp/gwo-worker-<name>");
@@ -59,6 +63,13 @@ int main(int argc, char** argv) {
     const char* env = std::getenv("GWO_COORDINATOR");
     o.coordinator = env != nullptr && *env != '\0' ? env : "127.0.0.1:7070";
   }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = gwo::MakeChannelCredentials(
+      {absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key)});
+  if (!credentials.ok()) {
+    std::cerr << "gwo-worker: error: " << credentials.status().message() << "\n";
+    return 2;
+  }
+  o.credentials = *credentials;
   o.name = absl::GetFlag(FLAGS_name);
   if (o.name.empty()) {
     char host[256] = {0};

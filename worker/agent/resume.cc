@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/metric_line.h"
 #include "spec/parse.h"
 #include "worker/trainer/checkpoint_dir.h"
 #include "worker/trainer/file_io.h"
@@ -41,28 +42,11 @@ void ReadHistory(const std::string& out_dir, int64_t step, ResumeChoice* choice)
 }  // namespace
 
 bool ParseMetricJson(const std::string& line, gwo::v1::MetricPoint* point) {
-  const std::string step_key = "{\"step\":", name_key = ",\"name\":\"", value_key = ",\"value\":";
-  if (line.rfind(step_key, 0) != 0) return false;
-  const size_t name_at = line.find(name_key);
-  if (name_at == std::string::npos) return false;
-  int64_t step = 0;
-  if (!absl::SimpleAtoi(line.substr(step_key.size(), name_at - step_key.size()), &step) || step < 0) return false;
-  std::string name;
-  size_t i = name_at + name_key.size();
-  for (; i < line.size() && line[i] != '"'; ++i) {
-    if (line[i] == '\\' && i + 1 < line.size()) ++i;
-    name += line[i];
-  }
-  if (i >= line.size() || name.empty() || line.compare(i + 1, value_key.size(), value_key) != 0) return false;
-  const size_t value_at = i + 1 + value_key.size();
-  const size_t end = line.rfind('}');
-  if (end == std::string::npos || end < value_at) return false;
-  const std::string value_text = line.substr(value_at, end - value_at);
-  double value = std::numeric_limits<double>::quiet_NaN();
-  if (value_text != "null" && !absl::SimpleAtod(value_text, &value)) return false;
-  point->set_step(step);
-  point->set_name(name);
-  point->set_value(value);
+  std::optional<MetricLine> m = ParseMetricJsonLine(line);
+  if (!m.has_value()) return false;
+  point->set_step(m->step);
+  point->set_name(m->name);
+  point->set_value(m->value);
   return true;
 }
 

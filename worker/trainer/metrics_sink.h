@@ -48,9 +48,7 @@ inline constexpr std::string_view kIclAccuracyZsl = "icl_acc_zsl";
 // The event line for one point: "metric\t<step>\t<name>\t<value>\n", value as %.9g.
 std::string FormatMetricEvent(int64_t step, std::string_view name, double value);
 
-// The metrics.jsonl line for one point: {"step":S,"name":"N","value":V}\n; a
-// non-finite value is written as null (JSON has no NaN).
-std::string FormatMetricJson(int64_t step, std::string_view name, double value);
+// The metrics.jsonl line for one point is common/metric_line.h's.
 
 // Rewrites the metrics.jsonl at `path` (atomically) keeping only the points with
 // step <= `last_step`, so that a run continuing after `last_step` does not repeat the

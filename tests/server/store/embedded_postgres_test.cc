@@ -3,12 +3,17 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
+#include "server/store/pg_connection.h"
 #include "gtest/gtest.h"
 #include "tests/server/store/postgres_fixture.h"
 
@@ -100,6 +105,82 @@ TEST_F(EmbeddedPostgresTest, DataDirTheServerUserCannotEnterIsRefused) {
   EXPECT_EQ(pg.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(pg.status().message()), HasSubstr(std::string("cannot enter ") + tmpl + " "));
   EXPECT_THAT(std::string(pg.status().message()), HasSubstr("/var/lib/gwo"));
+}
+
+// A fresh data directory the server user can enter (the tests may run as root).
+std::string FreshDataDir() {
+  char tmpl[] = "/tmp/gwo-pg-auth-test-XXXXXX";
+  EXPECT_NE(mkdtemp(tmpl), nullptr);
+  chmod(tmpl, 0755);
+  return std::string(tmpl) + "/data";
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Nobody on the host reaches the cluster without the password, which only the
+// coordinator's user can read.
+TEST_F(EmbeddedPostgresTest, ConnectionsNeedThePasswordOnlyItsOwnerCanRead) {
+  const std::string password_file = server_options().data_dir + "/postgres.password";
+  struct stat st;
+  ASSERT_EQ(stat(password_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_uid, geteuid());
+  const std::string password(absl::StripAsciiWhitespace(Slurp(password_file)));
+  EXPECT_EQ(password.size(), 64u);
+  EXPECT_THAT(server()->url(), HasSubstr("password=" + password));
+
+  const std::string base = absl::StrCat("host=127.0.0.1 port=", server()->port(), " user=gwo dbname=gwo");
+  absl::StatusOr<std::unique_ptr<PgConnection>> none = PgConnection::Connect(base);
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("password"));
+  absl::StatusOr<std::unique_ptr<PgConnection>> wrong = PgConnection::Connect(base + " password=guess");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_THAT(std::string(wrong.status().message()), HasSubstr("password authentication failed"));
+  // Another role (initdb's superuser is gwo; "postgres" does not exist) gets nowhere either.
+  EXPECT_FALSE(PgConnection::Connect(absl::StrCat("host=127.0.0.1 port=", server()->port(),
+                                                  " user=postgres dbname=postgres password=", password))
+                   .ok());
+  EXPECT_TRUE(PgConnection::Connect(base + " password=" + password).ok());
+}
+
+// A cluster an older gwo made (trust on loopback, no password file) is given a
+// password on the next start and keeps its data.
+TEST_F(EmbeddedPostgresTest, AClusterThatTrustedLoopbackGetsAPasswordAndKeepsItsData) {
+  EmbeddedPostgresOptions options;
+  options.data_dir = FreshDataDir();
+  options.durable = false;
+  int64_t id = 0;
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(options);
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open((*pg)->url());
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Migrate().ok());
+    id = CreateOne(**store);
+    // What the older gwo left: no password, trust in pg_hba.conf, no password file.
+    absl::StatusOr<std::unique_ptr<PgConnection>> conn = PgConnection::Connect((*pg)->url());
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE((*conn)->Exec("ALTER ROLE gwo PASSWORD NULL").ok());
+  }
+  std::ofstream(options.data_dir + "/postgres/pg_hba.conf") << "host all all 127.0.0.1/32 trust\n";
+  ASSERT_EQ(unlink((options.data_dir + "/postgres.password").c_str()), 0);
+
+  absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(options);
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  const std::string password(absl::StripAsciiWhitespace(Slurp(options.data_dir + "/postgres.password")));
+  EXPECT_EQ(password.size(), 64u);
+  EXPECT_FALSE(PgConnection::Connect(absl::StrCat("host=127.0.0.1 port=", (*pg)->port(), " user=gwo dbname=gwo")).ok());
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open((*pg)->url());
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<ExperimentRecord> e = (*store)->GetExperiment(id);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->name, "kept");
+  store->reset();
+  pg->reset();
+  std::filesystem::remove_all(std::filesystem::path(options.data_dir).parent_path());
 }
 
 }  // namespace

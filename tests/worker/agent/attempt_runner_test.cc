@@ -96,6 +96,15 @@ TEST_F(AttemptRunnerTest, SuccessfulChildReportsMetricsLogsAndSucceeded) {
   EXPECT_EQ(sent.back().finished().state(), gwo::v1::RUN_STATE_SUCCEEDED);
 }
 
+// CUDA would otherwise number GPUs fastest first, not as nvidia-smi (and so the
+// scheduler) numbers them.
+TEST_F(AttemptRunnerTest, TrainerNumbersGpusAsNvidiaSmiDoes) {
+  auto sent = Run(Script("test \"$CUDA_DEVICE_ORDER\" = PCI_BUS_ID || exit 9\n"));
+  ASSERT_FALSE(sent.empty());
+  ASSERT_TRUE(sent.back().has_finished());
+  EXPECT_EQ(sent.back().finished().state(), gwo::v1::RUN_STATE_SUCCEEDED) << sent.back().finished().error();
+}
+
 TEST_F(AttemptRunnerTest, FailingChildReportsExitCodeAndLogTail) {
   auto sent = Run(Script("for i in 1 2 3 4 5; do echo line$i; done\necho 'boom' >&2\nexit 3\n"));
   ASSERT_TRUE(sent.back().has_finished());

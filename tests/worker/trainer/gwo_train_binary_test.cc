@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/metric_line.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/test_dir.h"
@@ -215,12 +216,8 @@ TEST_F(GwoTrainBinary, KilledRunRerunFollowsTheStraightRunsLossCurve) {
   std::map<int64_t, double> killed;
   for (const std::string& line : std::vector<std::string>(
            absl::StrSplit(Read("out/metrics.jsonl"), '\n', absl::SkipEmpty()))) {
-    long long step = 0;
-    double value = 0;
-    if (std::sscanf(line.c_str(), "{\"step\":%lld,\"name\":\"train_loss\",\"value\":%lf}", &step,
-                    &value) == 2) {
-      killed[step] = value;
-    }
+    std::optional<MetricLine> point = ParseMetricJsonLine(line);
+    if (point.has_value() && point->name == "train_loss") killed[point->step] = point->value;
   }
 
   Start(spec, "out");

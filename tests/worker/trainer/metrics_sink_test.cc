@@ -6,6 +6,7 @@
 #include <csignal>
 #include <string>
 
+#include "common/metric_line.h"
 #include "gtest/gtest.h"
 #include "tests/worker/test_dir.h"
 #include "worker/trainer/file_io.h"
@@ -17,12 +18,6 @@ TEST(MetricFormat, EventLineIsTabSeparatedWithNineDigits) {
   EXPECT_EQ(FormatMetricEvent(50, "val_loss", 2.0 / 3.0), "metric\t50\tval_loss\t0.666666667\n");
   EXPECT_EQ(FormatMetricEvent(0, "params_total", 123456789.0),
             "metric\t0\tparams_total\t123456789\n");
-}
-
-TEST(MetricFormat, JsonLineWritesNonFiniteAsNull) {
-  EXPECT_EQ(FormatMetricJson(3, "lr", 0.5), "{\"step\":3,\"name\":\"lr\",\"value\":0.5}\n");
-  EXPECT_EQ(FormatMetricJson(3, "train_loss", std::nan("")),
-            "{\"step\":3,\"name\":\"train_loss\",\"value\":null}\n");
 }
 
 TEST(MetricSink, RecordsToJsonlAndEventsPipe) {
@@ -62,9 +57,9 @@ TEST(MetricSink, ClosedEventsPipeIsAnError) {
 TEST(TruncateMetricsAfter, KeepsPointsUpToTheStepAndDropsTornLines) {
   const gwo::testing::TestDir dir;
   const std::string path = dir / "metrics.jsonl";
-  const std::string kept = FormatMetricJson(0, "params_total", 10) + FormatMetricJson(12, "lr", 1) +
-                           FormatMetricJson(12, "train_loss", 2);
-  ASSERT_TRUE(WriteFileAtomically(path, kept + FormatMetricJson(13, "train_loss", 3) + "garbage\n" +
+  const std::string kept = FormatMetricJsonLine(0, "params_total", 10) + FormatMetricJsonLine(12, "lr", 1) +
+                           FormatMetricJsonLine(12, "train_loss", 2);
+  ASSERT_TRUE(WriteFileAtomically(path, kept + FormatMetricJsonLine(13, "train_loss", 3) + "garbage\n" +
                                             "{\"step\":14,\"na")
                   .ok());
   ASSERT_TRUE(TruncateMetricsAfter(path, 12).ok());

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/metric_line.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/test_dir.h"
@@ -42,16 +43,13 @@ std::map<int64_t, double> Points(const std::string& out, const std::string& name
   std::map<int64_t, double> points;
   std::ifstream in(out + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
-    long long step = 0;
-    char got[64] = {};
-    double value = 0;
-    if (std::sscanf(line.c_str(), "{\"step\":%lld,\"name\":\"%63[^\"]\",\"value\":%lf}", &step, got,
-                    &value) != 3) {
+    std::optional<MetricLine> point = ParseMetricJsonLine(line);
+    if (!point.has_value() || std::isnan(point->value)) {
       ADD_FAILURE() << "unexpected metrics line: " << line;
       continue;
     }
-    if (name != got) continue;
-    EXPECT_TRUE(points.emplace(step, value).second) << name << " twice at step " << step;
+    if (name != point->name) continue;
+    EXPECT_TRUE(points.emplace(point->step, point->value).second) << name << " twice at step " << point->step;
   }
   return points;
 }

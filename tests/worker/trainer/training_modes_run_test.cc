@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/metric_line.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/test_dir.h"
@@ -28,14 +29,7 @@ std::map<std::string, double> LastPoints(const std::string& out) {
   std::map<std::string, double> points;
   std::ifstream in(out + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
-    long long step = 0;
-    char name[64] = {};
-    double value = 0;
-    if (std::sscanf(line.c_str(), "{\"step\":%lld,\"name\":\"%63[^\"]\",\"value\":%lf}", &step, name, &value) == 3) {
-      points[name] = value;
-    } else if (std::sscanf(line.c_str(), "{\"step\":%lld,\"name\":\"%63[^\"]\",\"value\":null}", &step, name) == 2) {
-      points[name] = std::nan("");
-    }
+    if (std::optional<MetricLine> point = ParseMetricJsonLine(line)) points[point->name] = point->value;
   }
   return points;
 }

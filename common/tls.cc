@@ -1,0 +1,92 @@
+#include "common/tls.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace gwo {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path);
+  std::stringstream text;
+  if (!in || !(text << in.rdbuf())) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot read the ", what, " ", path));
+  }
+  if (!absl::StrContains(text.str(), "-----BEGIN ")) {
+    return absl::FailedPreconditionError(absl::StrCat("the ", what, " ", path, " is not a PEM file"));
+  }
+  return text.str();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerTlsFiles& files) {
+  if (files.cert.empty() && files.key.empty()) {
+    if (!files.client_ca.empty()) {
+      return absl::InvalidArgumentError("--tls_client_ca needs --tls_cert and --tls_key (client certificates are part of TLS)");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (files.cert.empty() || files.key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> cert = ReadPem(files.cert, "TLS certificate");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem(files.key, "TLS key");
+  if (!key.ok()) return key.status();
+  pair.cert_chain = *std::move(cert);
+  pair.private_key = *std::move(key);
+  // Client certificates are asked for and verified when offered; whether a call needs
+  // one is the service's decision (workers do, users present tokens).
+  grpc::SslServerCredentialsOptions options(files.client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                                                    : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!files.client_ca.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem(files.client_ca, "client CA");
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *std::move(ca);
+  }
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  return grpc::SslServerCredentials(options);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const ClientTlsFiles& files) {
+  if (files.ca.empty()) {
+    if (!files.cert.empty() || !files.key.empty()) {
+      return absl::InvalidArgumentError("a client certificate needs --tls_ca (the coordinator's CA) as well");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  if (files.cert.empty() != files.key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  grpc::SslCredentialsOptions options;
+  absl::StatusOr<std::string> ca = ReadPem(files.ca, "TLS CA");
+  if (!ca.ok()) return ca.status();
+  options.pem_root_certs = *std::move(ca);
+  if (!files.cert.empty()) {
+    absl::StatusOr<std::string> cert = ReadPem(files.cert, "TLS certificate");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPem(files.key, "TLS key");
+    if (!key.ok()) return key.status();
+    options.pem_cert_chain = *std::move(cert);
+    options.pem_private_key = *std::move(key);
+  }
+  return grpc::SslCredentials(options);
+}
+
+bool IsLoopbackAddress(const std::string& host_port) {
+  absl::string_view host = host_port;
+  if (absl::ConsumePrefix(&host, "[")) {
+    host = host.substr(0, host.find(']'));
+  } else {
+    host = host.substr(0, host.rfind(':'));
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+}  // namespace gwo
