@@ -1,10 +1,14 @@
 #include "common/metric_line.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 
 namespace gwo {
@@ -29,6 +33,22 @@ std::optional<MetricLine> ParseMetricJsonLine(std::string_view line) {
   m.step = step->get<int64_t>();
   m.name = name->get<std::string>();
   m.value = value->is_null() ? std::numeric_limits<double>::quiet_NaN() : value->get<double>();
+  return m;
+}
+
+std::string FormatMetricEventLine(int64_t step, std::string_view name, double value) {
+  return absl::StrFormat("metric\t%d\t%s\t%.9g\n", step, name, value);
+}
+
+std::optional<MetricLine> ParseMetricEventLine(std::string_view line) {
+  std::vector<std::string> parts = absl::StrSplit(absl::string_view(line.data(), line.size()), '\t');
+  if (parts.size() != 4 || parts[0] != "metric" || parts[2].empty()) return std::nullopt;
+  MetricLine m;
+  if (!absl::SimpleAtoi(parts[1], &m.step) || m.step < 0) return std::nullopt;
+  char* end = nullptr;
+  m.value = std::strtod(parts[3].c_str(), &end);
+  if (end == parts[3].c_str() || *end != '\0') return std::nullopt;
+  m.name = std::move(parts[2]);
   return m;
 }
 

@@ -14,6 +14,7 @@ packages=(
   libcivetweb-dev         # the HTTP server of /metrics, /healthz, /readyz
   prometheus curl         # promtool and a Prometheus for the observability test
   openssl                 # deploy/make-test-ca.sh: certificates for TLS (and its test)
+  clang libclang-rt-14-dev  # libFuzzer: the fuzz_parsers test (fuzz/)
   libpython3.11-stdlib python3
   python3-grpcio python3-protobuf  # the dashboard contract test: a Python client generated from proto/
 )

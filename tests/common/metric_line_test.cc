@@ -52,3 +52,24 @@ TEST(MetricLine, RefusesWhatIsNotAMetricPoint) {
 
 }  // namespace
 }  // namespace gwo
+
+namespace gwo {
+namespace {
+
+TEST(MetricEventLine, TabSeparatedNineDigitsAndReadBack) {
+  EXPECT_EQ(FormatMetricEventLine(50, "val_loss", 2.0 / 3.0), "metric\t50\tval_loss\t0.666666667\n");
+  std::optional<MetricLine> m = ParseMetricEventLine("metric\t50\tval_loss\t0.666666667");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->step, 50);
+  EXPECT_EQ(m->name, "val_loss");
+  EXPECT_DOUBLE_EQ(m->value, 0.666666667);
+  EXPECT_TRUE(std::isnan(ParseMetricEventLine("metric\t3\tloss\tnan")->value));
+  EXPECT_TRUE(std::isinf(ParseMetricEventLine("metric\t3\tloss\t-inf")->value));
+  for (const char* bad : {"metric\t-1\tloss\t1", "metric\t1\tloss\t1x", "metric\t1\t\t1", "log\t1\tloss\t1",
+                          "metric\t1\tloss", "metric\t1\tloss\t1\textra", "metric\t1.5\tloss\t1", ""}) {
+    EXPECT_FALSE(ParseMetricEventLine(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace gwo

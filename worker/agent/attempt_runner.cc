@@ -9,11 +9,13 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/metric_line.h"
 #include "common/subprocess.h"
 #include "worker/agent/resume.h"
 #include "worker/trainer/file_io.h"
@@ -95,18 +97,11 @@ bool Drain(int fd, F&& on_bytes) {
 }  // namespace
 
 bool ParseMetricEvent(const std::string& line, gwo::v1::MetricPoint* point) {
-  std::vector<std::string> parts = absl::StrSplit(line, '\t');
-  if (parts.size() != 4 || parts[0] != "metric") return false;
-  int64_t step = 0;
-  double value = 0;
-  if (!absl::SimpleAtoi(parts[1], &step) || step < 0 || parts[2].empty()) return false;
-  // strtod accepts nan/inf, which a diverged run does report.
-  char* end = nullptr;
-  value = std::strtod(parts[3].c_str(), &end);
-  if (end == parts[3].c_str() || *end != '\0') return false;
-  point->set_step(step);
-  point->set_name(parts[2]);
-  point->set_value(value);
+  std::optional<MetricLine> m = ParseMetricEventLine(line);
+  if (!m.has_value()) return false;
+  point->set_step(m->step);
+  point->set_name(m->name);
+  point->set_value(m->value);
   return true;
 }
 

@@ -49,6 +49,9 @@ class BpeTokenizer final : public Tokenizer {
   // INVALID_ARGUMENT naming the file and the unsupported part. added_tokens become
   // special ids; post_processor and decoder are not used (Encode adds no BOS/EOS).
   static absl::StatusOr<std::unique_ptr<BpeTokenizer>> FromHfTokenizerJson(const std::string& path);
+  // The same from the file's text; `source` names it in errors.
+  static absl::StatusOr<std::unique_ptr<BpeTokenizer>> FromHfTokenizerJsonText(const std::string& text,
+                                                                               const std::string& source);
   // From a vocabulary already read; `source` names it in errors.
   static absl::StatusOr<std::unique_ptr<BpeTokenizer>> Create(const BpeVocabulary& vocabulary,
                                                               std::string fingerprint,

@@ -214,6 +214,11 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromGpt2Files(const 
 
 absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromHfTokenizerJson(const std::string& path) {
   GWO_ASSIGN_OR_RETURN(const std::string text, ReadFileUpTo(path, -1));
+  return FromHfTokenizerJsonText(text, path);
+}
+
+absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromHfTokenizerJsonText(const std::string& text,
+                                                                                     const std::string& path) {
   BpeVocabulary vocabulary;
   {
     GWO_ASSIGN_OR_RETURN(const Json j, ParseJson(text, path));

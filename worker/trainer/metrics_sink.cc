@@ -12,7 +12,7 @@
 namespace gwo::trainer {
 
 std::string FormatMetricEvent(int64_t step, std::string_view name, double value) {
-  return absl::StrFormat("metric\t%d\t%s\t%.9g\n", step, name, value);
+  return FormatMetricEventLine(step, name, value);
 }
 
 absl::Status TruncateMetricsAfter(const std::string& path, int64_t last_step) {
