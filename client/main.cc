@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     std::cerr << "gwoctl: " << credentials.status().message() << "\n";
     return 2;
   }
-  c.channel = grpc::CreateChannel(c.address, *credentials);
+  c.channel = gwo::MakeCoordinatorChannel(c.address, *credentials);
   c.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
 
   auto need = [&](size_t n) { return args.size() == n; };

@@ -1,6 +1,6 @@
 // TLS for gwo's gRPC: the coordinator's server credentials and the clients' (gwoctl,
-// gwo-worker) channel credentials, from PEM files named on the command line, and the
-// rule that keeps plaintext on loopback.
+// gwo-worker) channel credentials, from PEM files named on the command line, the
+// rule that keeps plaintext on loopback, and the message size limits.
 #ifndef GWO_COMMON_TLS_H_
 #define GWO_COMMON_TLS_H_
 
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 
@@ -32,6 +33,16 @@ struct ClientTlsFiles {
 
 // Plaintext when `files.ca` is empty (and nothing else is given).
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const ClientTlsFiles& files);
+
+// Message size limits of gwo's gRPC, the same on both ends. Requests (job specs of at
+// most 1 MiB, workers' report batches) stay far below kMaxRequestBytes; responses
+// (a run's whole metric series, a report) may be larger.
+inline constexpr int kMaxRequestBytes = 8 << 20;
+inline constexpr int kMaxResponseBytes = 64 << 20;
+
+// A channel to the coordinator with gwo's message limits.
+std::shared_ptr<grpc::Channel> MakeCoordinatorChannel(const std::string& address,
+                                                      const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
 // True for 127.0.0.0/8, ::1 and "localhost" listen addresses ("HOST:PORT", "[::1]:PORT").
 bool IsLoopbackAddress(const std::string& host_port);

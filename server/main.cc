@@ -152,6 +152,8 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *credentials, &port);
+  builder.SetMaxReceiveMessageSize(gwo::kMaxRequestBytes);
+  builder.SetMaxSendMessageSize(gwo::kMaxResponseBytes);
   builder.RegisterService(&experiments);
   builder.RegisterService(&metrics);
   builder.RegisterService(&reports);

@@ -2,7 +2,8 @@
 # TLS end to end, on loopback with a CA made by deploy/make-test-ca.sh:
 #  1. a coordinator with --tls_cert/--tls_key/--tls_client_ca refuses plaintext
 #     clients and clients that do not trust its CA; gwoctl with --tls_ca (or
-#     GWO_TLS_CA) works;
+#     GWO_TLS_CA) works; a job file over 1 MiB, and a request over the transport's
+#     8 MiB, are refused with the limit named;
 #  2. a worker with a client certificate the CA signed registers; one without a
 #     certificate, and one with a certificate of another CA, are refused;
 #  3. without TLS, a non-loopback --listen is refused unless --allow_insecure_listen.
@@ -39,6 +40,16 @@ check "gwoctl --tls_ca lists" "$BIN/gwoctl" --tls_ca "$PKI/ca.pem" list --timeou
 check "so does GWO_TLS_CA" env GWO_TLS_CA="$PKI/ca.pem" "$BIN/gwoctl" list --timeout_s 10
 "$BIN/gwoctl" --tls_ca "$TMP/missing.pem" list >"$TMP/missing.out" 2>&1
 check "an unreadable CA file is named" grep -q "cannot read the TLS CA $TMP/missing.pem" "$TMP/missing.out"
+
+# Oversized input: the spec check names its limit; the transport refuses what is larger
+# than a request may be, before it reaches a handler.
+{ echo "name: big"; head -c $((2 << 20)) /dev/zero | tr '\0' '#'; echo; } >"$TMP/big.yaml"
+"$BIN/gwoctl" --tls_ca "$PKI/ca.pem" submit "$TMP/big.yaml" >"$TMP/big.out" 2>&1
+check "a 2 MiB job file is refused by its size" grep -q "at most 1048576 are accepted" "$TMP/big.out"
+{ echo "name: huge"; head -c $((9 << 20)) /dev/zero | tr '\0' '#'; echo; } >"$TMP/huge.yaml"
+"$BIN/gwoctl" --tls_ca "$PKI/ca.pem" submit "$TMP/huge.yaml" >"$TMP/huge.out" 2>&1
+check "a 9 MiB request is refused by the transport" grep -qi "larger than max" "$TMP/huge.out"
+check "and the coordinator still serves" "$BIN/gwoctl" --tls_ca "$PKI/ca.pem" list --timeout_s 10
 
 # --- 2. workers
 start_worker good --name good --work_dir "$TMP/good" --tls_ca "$PKI/ca.pem" \

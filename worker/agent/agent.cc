@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/tls.h"
 
 namespace gwo::worker {
 
@@ -67,7 +68,7 @@ void Agent::Run() {
 }
 
 void Agent::Serve() {
-  auto channel = grpc::CreateChannel(
+  auto channel = MakeCoordinatorChannel(
       options_.coordinator, options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials());
   auto stub = gwo::v1::WorkerService::NewStub(channel);
   // The stream lives as long as the worker, so it has no deadline; liveness is
