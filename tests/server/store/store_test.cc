@@ -148,6 +148,35 @@ TEST_F(StoreTest, AwkwardTextRoundTrips) {
   EXPECT_EQ((*runs)[0].spec_yaml, odd);
 }
 
+// Every statement is parameterised: text that looks like SQL is data.
+TEST_F(StoreTest, SqlLookingTextIsStoredVerbatim) {
+  std::string hostile = "x'); DROP TABLE runs; -- \"; SELECT * FROM pg_authid WHERE '1'='1' $1 $$ E'\\x00' ";
+  for (char c = 1; c < 0x20; ++c) hostile += c;  // every control character but NUL
+  hostile += "\x7f end";
+  const std::string yaml = "name: x\ndescription: \"" + hostile + "\"\n";
+  NewRun run = MakeRun("r1");
+  run.spec_yaml = yaml + "variant: '; DELETE FROM experiments; --'\n";
+  absl::StatusOr<ExperimentRecord> e = store_->CreateExperiment(hostile, yaml, hostile, {run}, nullptr);
+  ASSERT_TRUE(e.ok()) << e.status();
+  absl::StatusOr<ExperimentRecord> read = store_->GetExperiment(e->id);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->name, hostile);
+  EXPECT_EQ(read->spec_yaml, yaml);
+  EXPECT_EQ(read->idempotency_key, hostile);
+  EXPECT_EQ((*store_->ListRuns(e->id))[0].spec_yaml, run.spec_yaml);
+  // Log lines and a worker's own strings take the same path.
+  ASSERT_TRUE(store_->UpsertWorker({hostile, hostile, "[{\"kind\":\"'; DROP TABLE workers; --\"}]", 1}).ok());
+  const int64_t w = Worker("w");
+  CreateRuns({MakeRun("logged")});
+  const Assignment a = Claim(w);
+  ASSERT_TRUE(store_->AppendLogs(a.run_id, 1, {hostile, "second"}).ok());
+  absl::StatusOr<std::vector<std::string>> tail = store_->TailLogs(a.run_id, 2);
+  ASSERT_TRUE(tail.ok()) << tail.status();
+  EXPECT_EQ(*tail, (std::vector<std::string>{hostile, "second"}));
+  // And the tables are all still there.
+  EXPECT_EQ(store_->ListExperiments(0)->size(), 2u);
+}
+
 TEST_F(StoreTest, DuplicateRunNamesAreInvalid) {
   absl::StatusOr<ExperimentRecord> e =
       store_->CreateExperiment("exp", "", "", {MakeRun("a"), MakeRun("a")}, nullptr);
