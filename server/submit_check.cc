@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "common/run_layout.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "worker/data/corpus_files.h"
@@ -42,7 +43,7 @@ absl::Status CheckCorpora(const spec::ExperimentSpec& spec, const std::string& f
 }
 
 std::string RunCheckpointPath(const std::string& output_dir, const std::string& which) {
-  return absl::StrCat(output_dir, "/", which == "best" ? "best.ckpt" : "final.ckpt");
+  return which == "best" ? run_layout::Best(output_dir) : run_layout::Final(output_dir);
 }
 
 namespace {

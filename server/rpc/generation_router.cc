@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/run_layout.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,11 +21,11 @@ absl::StatusOr<GenerationTarget> ResolveGenerationTarget(const RunRecord& run,
           "run ", run.id, " is ", RunStateName(run.state),
           ": its final checkpoint exists once it has succeeded (try checkpoint best or step:N)"));
     }
-    file = "final.ckpt";
+    file = run_layout::kFinal;
   } else if (name == "best") {
-    file = "best.ckpt";
+    file = run_layout::kBest;
   } else if (absl::StartsWith(name, "step:") && absl::SimpleAtoi(name.substr(5), &step) && step > 0) {
-    file = absl::StrCat("checkpoints/step-", step, ".ckpt");
+    file = absl::StrCat(run_layout::kCheckpoints, "/", run_layout::StepCheckpointName(step));
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("checkpoint must be final, best or step:N (N > 0), got '", checkpoint, "'"));

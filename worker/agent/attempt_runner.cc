@@ -11,6 +11,7 @@
 #include <fstream>
 #include <optional>
 
+#include "common/run_layout.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -31,7 +32,7 @@ std::string PinCheckpoint(const std::string& checkpoint, const std::string& pin_
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path source(checkpoint);
-  const fs::path target = fs::path(pin_dir) / "checkpoints" / source.filename();
+  const fs::path target = fs::path(pin_dir) / run_layout::kCheckpoints / source.filename();
   fs::create_directories(target.parent_path(), ec);
   fs::remove(target, ec);
   fs::create_hard_link(source, target, ec);
@@ -40,8 +41,8 @@ std::string PinCheckpoint(const std::string& checkpoint, const std::string& pin_
     fs::copy_file(source, target, fs::copy_options::overwrite_existing, ec);
     if (ec) return "";
   }
-  const fs::path best = source.parent_path().parent_path() / "best.ckpt";
-  const fs::path best_target = fs::path(pin_dir) / "best.ckpt";
+  const fs::path best = source.parent_path().parent_path() / run_layout::kBest;
+  const fs::path best_target = fs::path(pin_dir) / run_layout::kBest;
   fs::remove(best_target, ec);
   ec.clear();
   fs::create_hard_link(best, best_target, ec);
@@ -185,7 +186,7 @@ void AttemptRunner::Watch() {
                 "--events-fd", std::to_string(kEventsFd)};
   if (!resume.checkpoint.empty()) {
     std::filesystem::create_directories(out_dir, ec);
-    absl::Status s = trainer::WriteFileAtomically(out_dir + "/metrics.jsonl", resume.history_jsonl);
+    absl::Status s = trainer::WriteFileAtomically(run_layout::Metrics(out_dir), resume.history_jsonl);
     if (!s.ok()) on_log_line(absl::StrCat("gwo-worker: cannot carry the metric history over: ", s.message()));
     spawn.argv.push_back("--resume-from");
     spawn.argv.push_back(resume_from);
@@ -284,7 +285,7 @@ void AttemptRunner::Watch() {
     finish(gwo::v1::RUN_STATE_SUCCEEDED, "");
   } else {
     std::vector<std::string> lines(tail.begin(), tail.end());
-    const bool retryable = status.exit_code != kTrainerExitNotRetryable;
+    const bool retryable = status.exit_code != run_layout::kExitNotRetryable;
     finish(gwo::v1::RUN_STATE_FAILED,
            absl::StrCat("gwo-train ended with ", status.ToString(), retryable ? "" : " (not retryable)",
                         "; last log lines:\n", absl::StrJoin(lines, "\n")),

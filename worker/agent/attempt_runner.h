@@ -26,11 +26,10 @@ struct AttemptRunnerOptions {
   int log_tail_lines = 20;           // lines quoted in the error of a failed attempt
 };
 
-// gwo-train's exit code for a failure that another attempt cannot fix (an invalid
-// spec, a spec the data or device cannot satisfy, out of memory): the attempt is
-// reported FAILED and not retryable. Any other failure (another exit code, a
-// signal) is reported retryable.
-inline constexpr int kTrainerExitNotRetryable = 2;
+// gwo-train exiting with run_layout::kExitNotRetryable (common/run_layout.h: an
+// invalid spec, a spec the data or device cannot satisfy, out of memory) is reported
+// FAILED and not retryable. Any other failure (another exit code, a signal) is
+// reported retryable.
 
 class AttemptRunner {
  public:

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "common/run_layout.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -17,16 +18,12 @@ namespace {
 
 // The N of .../step-N.ckpt; 0 when the name is not of that form.
 int64_t StepOfCheckpoint(const std::string& path) {
-  std::string name = std::filesystem::path(path).filename().string();
-  int64_t step = 0;
-  if (name.rfind("step-", 0) != 0 || name.size() < 11 || name.substr(name.size() - 5) != ".ckpt") return 0;
-  if (!absl::SimpleAtoi(name.substr(5, name.size() - 10), &step)) return 0;
-  return step;
+  return run_layout::StepOfCheckpointName(std::filesystem::path(path).filename().string()).value_or(0);
 }
 
 // The history of `out_dir` up to `step`, from its metrics.jsonl.
 void ReadHistory(const std::string& out_dir, int64_t step, ResumeChoice* choice) {
-  absl::StatusOr<std::string> text = trainer::ReadFileToString(out_dir + "/metrics.jsonl");
+  absl::StatusOr<std::string> text = trainer::ReadFileToString(run_layout::Metrics(out_dir));
   if (!text.ok()) {
     choice->log.push_back(absl::StrCat("no metric history to carry over: ", text.status().message()));
     return;
@@ -59,7 +56,7 @@ ResumeChoice ChooseResume(const std::string& run_spec_yaml, const std::vector<st
     return choice;
   }
   for (const std::string& dir : earlier_outputs) {
-    const std::string checkpoints = dir + "/checkpoints";
+    const std::string checkpoints = run_layout::CheckpointsDir(dir);
     absl::StatusOr<trainer::ResumeSearch> search = trainer::FindResumePoint(checkpoints, *spec);
     if (!search.ok()) {
       choice.log.push_back(absl::StrCat("passing over ", checkpoints, ": ", search.status().message()));

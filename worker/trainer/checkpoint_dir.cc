@@ -7,6 +7,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/run_layout.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -20,23 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kPrefix[] = "step-";
-constexpr char kSuffix[] = ".ckpt";
-
-// N for a file named step-<N>.ckpt.
-std::optional<int64_t> StepOfName(std::string_view name) {
-  if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return std::nullopt;
-  name.remove_prefix(sizeof(kPrefix) - 1);
-  name.remove_suffix(sizeof(kSuffix) - 1);
-  const bool digits = !name.empty() && std::all_of(name.begin(), name.end(),
-                                                   [](char c) { return c >= '0' && c <= '9'; });
-  int64_t step = 0;
-  if (!digits || !absl::SimpleAtoi(absl::string_view(name.data(), name.size()), &step)) {
-    return std::nullopt;
-  }
-  return step;
-}
-
 absl::Status Remove(const fs::path& path) {
   std::error_code ec;
   fs::remove(path, ec);
@@ -48,7 +32,7 @@ absl::Status Remove(const fs::path& path) {
 }  // namespace
 
 std::string CheckpointPath(const std::string& dir, int64_t step) {
-  return (fs::path(dir) / absl::StrCat(kPrefix, step, kSuffix)).string();
+  return (fs::path(dir) / run_layout::StepCheckpointName(step)).string();
 }
 
 absl::StatusOr<std::vector<int64_t>> ListCheckpointSteps(const std::string& dir) {
@@ -56,7 +40,7 @@ absl::StatusOr<std::vector<int64_t>> ListCheckpointSteps(const std::string& dir)
   std::error_code ec;
   if (!fs::exists(dir, ec)) return steps;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (const std::optional<int64_t> step = StepOfName(it->path().filename().string())) {
+    if (const std::optional<int64_t> step = run_layout::StepOfCheckpointName(it->path().filename().string())) {
       steps.push_back(*step);
     }
   }
@@ -80,9 +64,9 @@ absl::Status RemoveCheckpointsAfter(const std::string& dir, int64_t step) {
   std::vector<fs::path> doomed;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    const std::optional<int64_t> n = StepOfName(name);
+    const std::optional<int64_t> n = run_layout::StepOfCheckpointName(name);
     // WriteFileAtomically's temporaries are <target>.tmp.<pid>.
-    const bool temporary = name.starts_with(kPrefix) && absl::StrContains(name, ".ckpt.tmp.");
+    const bool temporary = name.starts_with("step-") && absl::StrContains(name, ".ckpt.tmp.");
     if ((n.has_value() && *n > step) || temporary) doomed.push_back(it->path());
   }
   if (ec) return absl::InternalError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
@@ -158,8 +142,8 @@ absl::StatusOr<ResumeSearch> ChooseResumePoint(const std::string& dir, const spe
 }
 
 bool AdoptBestCheckpoint(const std::string& resume_path, const std::string& out) {
-  const fs::path source = fs::path(resume_path).parent_path().parent_path() / "best.ckpt";
-  const fs::path target = fs::path(out) / "best.ckpt";
+  const fs::path source = fs::path(resume_path).parent_path().parent_path() / run_layout::kBest;
+  const fs::path target = fs::path(out) / run_layout::kBest;
   std::error_code ec;
   if (!fs::exists(source, ec) || fs::equivalent(source, target, ec)) return false;
   absl::StatusOr<std::string> bytes = ReadFileToString(source.string());

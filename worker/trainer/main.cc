@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/run_layout.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -50,8 +51,7 @@ namespace {
 
 constexpr int kExitStopped = 143;  // 128 + SIGTERM, as if the signal had killed us
 constexpr int kExitError = 1;
-// Must equal gwo::worker::kTrainerExitNotRetryable (worker/agent/attempt_runner.h).
-constexpr int kExitNotRetryable = 2;
+using gwo::run_layout::kExitNotRetryable;
 
 // Whether running the same spec again cannot end differently.
 bool NotRetryable(const absl::Status& status) {

@@ -6,6 +6,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "common/run_layout.h"
 #include "absl/strings/str_cat.h"
 #include "spec/parse.h"
 #include "worker/trainer/checkpoint.h"
@@ -98,11 +99,11 @@ absl::Status Session::Begin(const std::optional<ResumePoint>& point) {
         old.ok() && !old->empty()) {
       Progress("starting over: deleting the %d checkpoints in %s", old->size(), checkpoint_dir);
     }
-    fs::remove(out / "best.ckpt", ec);
+    fs::remove(out / run_layout::kBest, ec);
   }
   const int64_t start_step = point.has_value() ? loop.step : -1;
   if (absl::Status s = RemoveCheckpointsAfter(checkpoint_dir, start_step); !s.ok()) return s;
-  const std::string metrics_path = (out / "metrics.jsonl").string();
+  const std::string metrics_path = run_layout::Metrics(out.string());
   if (absl::Status s = TruncateMetricsAfter(metrics_path, start_step); !s.ok()) return s;
   if (absl::Status s =
           WriteFileAtomically((out / "run.yaml").string(), spec::RunSpecToYaml(spec));

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "common/run_layout.h"
 #include "worker/trainer/checkpoint.h"
 #include "worker/trainer/evaluation.h"
 
@@ -40,7 +41,7 @@ absl::Status Session::EvaluateNow() {
   loop.best_val_loss = *val_loss;
   absl::StatusOr<models::CausalLm*> exported = ExportModel();
   if (!exported.ok()) return exported.status();
-  return SaveCheckpoint((out / "best.ckpt").string(), spec, **exported);
+  return SaveCheckpoint(run_layout::Best(out.string()), spec, **exported);
 }
 
 absl::Status Session::RecordFidelity(Learner& l) {

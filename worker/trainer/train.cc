@@ -12,6 +12,7 @@
 #include <span>
 #include <utility>
 
+#include "common/run_layout.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -133,7 +134,7 @@ absl::StatusOr<TrainResult> Train(const spec::RunSpec& given, const TrainOptions
   fs::create_directories(out, ec);
   if (ec)
     return absl::InternalError(absl::StrCat("cannot create ", out.string(), ": ", ec.message()));
-  const std::string checkpoint_dir = (out / "checkpoints").string();
+  const std::string checkpoint_dir = run_layout::CheckpointsDir(out.string());
   absl::StatusOr<ResumeSearch> start =
       ChooseResumePoint(checkpoint_dir, spec, options.resume, options.resume_from);
   if (!start.ok()) return start.status();
@@ -223,7 +224,7 @@ absl::StatusOr<TrainResult> Train(const spec::RunSpec& given, const TrainOptions
   }
   absl::StatusOr<models::CausalLm*> exported = session.ExportModel();
   if (!exported.ok()) return exported.status();
-  const std::string checkpoint = (out / "final.ckpt").string();
+  const std::string checkpoint = run_layout::Final(out.string());
   if (absl::Status s = SaveCheckpoint(checkpoint, spec, **exported); !s.ok()) return s;
   Progress("saved %s", checkpoint);
   // The same weights as an HF model directory (config.json + model.safetensors, with
