@@ -1,13 +1,12 @@
 #include "spec/yaml_guard.h"
 
-#include "common/utf8.h"
-
 #include <set>
 #include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/utf8.h"
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/exceptions.h"
 #include "yaml-cpp/parser.h"
@@ -38,7 +37,7 @@ class Guard : public YAML::EventHandler {
 
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { Node(mark, anchor, "null", true); }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
-    Fail(mark, "aliases (*name) are not accepted in a job file; write the value out where it is used");
+    Fail(mark, "aliases (*name) are not accepted in a spec; write the value out where it is used");
     Node(mark, YAML::NullAnchor, "", false);
   }
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string& value) override {
@@ -75,7 +74,7 @@ class Guard : public YAML::EventHandler {
   // scalar (or null) that might be a mapping key.
   void Node(const YAML::Mark& mark, YAML::anchor_t anchor, const std::string& key_text, bool scalar) {
     if (anchor != YAML::NullAnchor) {
-      Fail(mark, "anchors (&name) are not accepted in a job file; write the value out where it is used");
+      Fail(mark, "anchors (&name) are not accepted in a spec; write the value out where it is used");
     }
     if (++nodes_ > limits_.max_nodes) {
       Fail(mark, absl::StrCat("more than ", limits_.max_nodes, " values in one file"), /*stop=*/true);
@@ -152,7 +151,7 @@ bool CheckYamlText(absl::string_view text, ErrorList* errors, const YamlLimits& 
       YAML::Mark start;
     } second;
     if (parser.HandleNextDocument(second)) {
-      errors->Add(second.start, "", "a second YAML document; a job file holds one (remove the `---` and what follows)");
+      errors->Add(second.start, "", "a second YAML document; a spec file holds one (remove the `---` and what follows)");
       return false;
     }
   } catch (const LimitReached&) {

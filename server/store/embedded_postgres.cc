@@ -286,14 +286,23 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(const 
   } else if (IsFile(password_file)) {
     pg->password_ = std::string(absl::StripAsciiWhitespace(ReadFile(password_file)));
     if (pg->password_.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(password_file, " is empty; restore it or remove ",
-                                                        pg->cluster_dir_, " to start from an empty database"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          password_file, " is empty or unreadable (it belongs to the user who created the cluster); restore it, "
+          "run as that user, or remove ", pg->cluster_dir_, " to start from an empty database"));
     }
   } else {
-    // A cluster from before passwords (trust on loopback): given one below, data kept.
-    GWO_ASSIGN_OR_RETURN(pg->password_, NewPassword());
+    // A cluster from before passwords (trust on loopback) is given one, data kept. The
+    // password is kept in <file>.new until the role has it, so an interrupted upgrade
+    // is finished by the next start with the same password.
     upgrade_trust = true;
+    const std::string pending = password_file + ".new";
+    pg->password_ = std::string(absl::StripAsciiWhitespace(ReadFile(pending)));
+    if (pg->password_.empty()) {
+      GWO_ASSIGN_OR_RETURN(pg->password_, NewPassword());
+      GWO_RETURN_IF_ERROR(WritePrivateFile(pending, pg->password_ + "\n"));
+    }
   }
+  pg->password_file_ = password_file;
 
   // A postmaster.pid left by a crash: a server still running on this cluster (its
   // owner died) is stopped; a dead pid's file is removed.
@@ -320,7 +329,6 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(const 
   }
   GWO_RETURN_IF_ERROR(st);
   if (upgrade_trust) {
-    GWO_RETURN_IF_ERROR(WritePrivateFile(password_file, pg->password_ + "\n"));
     LogInfo(absl::StrCat("the embedded PostgreSQL now asks for the password in ", password_file,
                          " (it accepted any local connection before)"));
   }
@@ -370,6 +378,9 @@ absl::Status EmbeddedPostgres::StartServer(bool trusting) {
     // The password is hex, so it needs no quoting; then restart under gwo's rules.
     GWO_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ALTER ROLE gwo PASSWORD '", password_, "'")).status());
     conn.reset();
+    if (rename((password_file_ + ".new").c_str(), password_file_.c_str()) != 0) {
+      return ErrnoError(absl::StrCat("rename ", password_file_, ".new"));
+    }
     GWO_RETURN_IF_ERROR(Stop());
     return StartServer(/*trusting=*/false);
   }

@@ -53,7 +53,8 @@ class EmbeddedPostgres {
   std::string cluster_dir_;
   std::string bin_dir_;
   std::string url_;
-  std::string password_;  // of role gwo; kept 0600 in <data_dir>/postgres.password
+  std::string password_;       // of role gwo
+  std::string password_file_;  // <data_dir>/postgres.password, mode 0600
   int port_ = 0;
   bool running_ = false;
 };
