@@ -290,6 +290,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(const 
           password_file, " is empty or unreadable (it belongs to the user who created the cluster); restore it, "
           "run as that user, or remove ", pg->cluster_dir_, " to start from an empty database"));
     }
+  } else if (!absl::StrContains(ReadFile(pg->cluster_dir_ + "/pg_hba.conf"), "trust")) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the PostgreSQL cluster in ", pg->cluster_dir_, " asks for a password, but ", password_file,
+        " is missing; restore it, or remove ", pg->cluster_dir_, " to start from an empty database"));
   } else {
     // A cluster from before passwords (trust on loopback) is given one, data kept. The
     // password is kept in <file>.new until the role has it, so an interrupted upgrade

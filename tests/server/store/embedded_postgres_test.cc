@@ -185,6 +185,13 @@ TEST_F(EmbeddedPostgresTest, AClusterThatTrustedLoopbackGetsAPasswordAndKeepsIts
   EXPECT_EQ(e->name, "kept");
   store->reset();
   pg->reset();
+
+  // A lost password file is not a reason to open the cluster: it is refused, naming it.
+  ASSERT_EQ(unlink((options.data_dir + "/postgres.password").c_str()), 0);
+  absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> lost = EmbeddedPostgres::Start(options);
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(lost.status().message()),
+              HasSubstr("asks for a password, but " + options.data_dir + "/postgres.password is missing"));
   std::filesystem::remove_all(std::filesystem::path(options.data_dir).parent_path());
 }
 

@@ -55,23 +55,37 @@ bool CopyTree(const std::string& from, const std::string& to) {
   return RunCommand(cp, absl::Minutes(1)).ok();
 }
 
+// The cluster's password file goes with it (EmbeddedPostgres keeps it beside the cluster).
+std::string TemplatePassword() { return TemplateDir() + ".password"; }
+
 absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> StartServer(const EmbeddedPostgresOptions& options) {
   const std::string cluster = options.data_dir + "/postgres";
+  const std::string password = options.data_dir + "/postgres.password";
   std::error_code ignored;
-  if (std::filesystem::exists(TemplateDir() + "/PG_VERSION", ignored) && CopyTree(TemplateDir(), cluster)) {
+  if (std::filesystem::exists(TemplateDir() + "/PG_VERSION", ignored) &&
+      std::filesystem::exists(TemplatePassword(), ignored) && CopyTree(TemplatePassword(), password) &&
+      CopyTree(TemplateDir(), cluster)) {
     absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(options);
     if (pg.ok()) return pg;
     std::filesystem::remove_all(cluster, ignored);
+    std::filesystem::remove(password, ignored);
     std::filesystem::remove_all(TemplateDir(), ignored);  // stale: made by another PostgreSQL version?
+    std::filesystem::remove(TemplatePassword(), ignored);
   }
   absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(options);
   if (!pg.ok()) return pg;
   absl::Status stopped = (*pg)->Stop();
   if (!stopped.ok()) return stopped;
+  // The password first: a template cluster is only used with its password beside it.
   const std::string copy = absl::StrCat(TemplateDir(), ".", getpid());
-  if (!CopyTree(cluster, copy) || rename(copy.c_str(), TemplateDir().c_str()) != 0) {
-    std::filesystem::remove_all(copy, ignored);  // another process was first
+  const std::string password_copy = absl::StrCat(TemplatePassword(), ".", getpid());
+  if (!std::filesystem::exists(TemplateDir(), ignored) && CopyTree(password, password_copy) &&
+      rename(password_copy.c_str(), TemplatePassword().c_str()) == 0) {
+    if (!CopyTree(cluster, copy) || rename(copy.c_str(), TemplateDir().c_str()) != 0) {
+      std::filesystem::remove_all(copy, ignored);  // another process was first
+    }
   }
+  std::filesystem::remove(password_copy, ignored);
   absl::Status restarted = (*pg)->Restart();
   if (!restarted.ok()) return restarted;
   return pg;
