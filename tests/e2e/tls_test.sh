@@ -50,6 +50,10 @@ check "a 2 MiB job file is refused by its size" grep -q "at most 1048576 are acc
 "$BIN/gwoctl" --tls_ca "$PKI/ca.pem" submit "$TMP/huge.yaml" >"$TMP/huge.out" 2>&1
 check "a 9 MiB request is refused by the transport" grep -qi "larger than max" "$TMP/huge.out"
 check "and the coordinator still serves" "$BIN/gwoctl" --tls_ca "$PKI/ca.pem" list --timeout_s 10
+printf 'name: latin1\ndescription: caf\xe9 au lait\n' >"$TMP/latin1.yaml"
+"$BIN/gwoctl" --tls_ca "$PKI/ca.pem" submit "$TMP/latin1.yaml" >"$TMP/latin1.out" 2>&1
+check "a job file that is not UTF-8 is named by line, column and byte" \
+  grep -q "latin1.yaml:2:17: not UTF-8 text at byte offset 29: byte 0x20 after 0xe9" "$TMP/latin1.out"
 
 # --- 2. workers
 start_worker good --name good --work_dir "$TMP/good" --tls_ca "$PKI/ca.pem" \
