@@ -44,7 +44,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
   pair.cert_chain = *std::move(cert);
   pair.private_key = *std::move(key);
   // Client certificates are asked for and verified when offered; whether a call needs
-  // one is the service's decision (workers do, users present tokens).
+  // one is the service's decision (the worker stream does; gwoctl presents none).
   grpc::SslServerCredentialsOptions options(files.client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                                                                     : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   if (!files.client_ca.empty()) {
