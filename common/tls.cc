@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,15 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
   return text.str();
 }
 
+// The PEM certificate chain and private key of one side.
+absl::StatusOr<std::pair<std::string, std::string>> ReadCertAndKey(const std::string& cert, const std::string& key) {
+  absl::StatusOr<std::string> cert_pem = ReadPem(cert, "TLS certificate");
+  if (!cert_pem.ok()) return cert_pem.status();
+  absl::StatusOr<std::string> key_pem = ReadPem(key, "TLS key");
+  if (!key_pem.ok()) return key_pem.status();
+  return std::make_pair(*std::move(cert_pem), *std::move(key_pem));
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerTlsFiles& files) {
@@ -36,13 +46,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
   if (files.cert.empty() || files.key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
   }
+  absl::StatusOr<std::pair<std::string, std::string>> cert_and_key = ReadCertAndKey(files.cert, files.key);
+  if (!cert_and_key.ok()) return cert_and_key.status();
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  absl::StatusOr<std::string> cert = ReadPem(files.cert, "TLS certificate");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPem(files.key, "TLS key");
-  if (!key.ok()) return key.status();
-  pair.cert_chain = *std::move(cert);
-  pair.private_key = *std::move(key);
+  pair.cert_chain = std::move(cert_and_key->first);
+  pair.private_key = std::move(cert_and_key->second);
   // Client certificates are asked for and verified when offered; whether a call needs
   // one is the service's decision (the worker stream does; gwoctl presents none).
   grpc::SslServerCredentialsOptions options(files.client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
@@ -71,12 +79,10 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   if (!ca.ok()) return ca.status();
   options.pem_root_certs = *std::move(ca);
   if (!files.cert.empty()) {
-    absl::StatusOr<std::string> cert = ReadPem(files.cert, "TLS certificate");
-    if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadPem(files.key, "TLS key");
-    if (!key.ok()) return key.status();
-    options.pem_cert_chain = *std::move(cert);
-    options.pem_private_key = *std::move(key);
+    absl::StatusOr<std::pair<std::string, std::string>> cert_and_key = ReadCertAndKey(files.cert, files.key);
+    if (!cert_and_key.ok()) return cert_and_key.status();
+    options.pem_cert_chain = std::move(cert_and_key->first);
+    options.pem_private_key = std::move(cert_and_key->second);
   }
   return grpc::SslCredentials(options);
 }

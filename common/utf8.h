@@ -19,6 +19,10 @@ struct Utf8Error {
   std::string what;
 };
 
+// The length (1-4) of the valid UTF-8 sequence that starts at text[i], or 0 when the
+// bytes there are not one (the same rules as FindInvalidUtf8). `i` < text.size().
+size_t Utf8SequenceLength(absl::string_view text, size_t i);
+
 // nullopt when `text` is valid UTF-8 (no overlong forms, surrogates or code points
 // beyond U+10FFFF).
 std::optional<Utf8Error> FindInvalidUtf8(absl::string_view text);

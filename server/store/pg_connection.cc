@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/utf8.h"
 #include "common/log.h"
 
 namespace gwo::server {
@@ -151,15 +152,9 @@ std::string ArrayLiteral(const std::vector<std::string>& values) {
 std::string SanitizeText(const std::string& s) {
   std::string out;
   out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-    bool valid = len > 0 && i + len <= s.size() && b != 0 && b != 0xC0 && b != 0xC1 && b <= 0xF4;
-    for (size_t k = 1; valid && k < len; ++k) {
-      valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    }
-    if (valid) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = s[i] == '\0' ? 0 : Utf8SequenceLength(s, i);
+    if (len > 0) {
       out.append(s, i, len);
       i += len;
     } else {

@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/migrations.h"
+#include "server/store/pg_connection.h"
 #include "tests/server/store/postgres_fixture.h"
 
 namespace gwo::server::testing {
@@ -146,6 +147,16 @@ TEST_F(StoreTest, AwkwardTextRoundTrips) {
   ASSERT_TRUE(runs.ok());
   EXPECT_EQ((*runs)[0].name, odd);
   EXPECT_EQ((*runs)[0].spec_yaml, odd);
+}
+
+// What PostgreSQL would refuse in a text column (NUL, bytes that are not UTF-8,
+// surrogates, overlong forms) becomes '?', byte by byte; valid text is kept as it is.
+TEST(SanitizeText, ReplacesWhatIsNotUtf8AndKeepsTheRest) {
+  EXPECT_EQ(SanitizeText("caf\xc3\xa9 \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xf0\x9f\x98\x80");
+  EXPECT_EQ(SanitizeText(std::string("a\0b", 3)), "a?b");
+  EXPECT_EQ(SanitizeText("caf\xe9!"), "caf?!");
+  EXPECT_EQ(SanitizeText("\xed\xa0\x80"), "???");  // a surrogate: PostgreSQL refuses it
+  EXPECT_EQ(SanitizeText("\xe0\x80\xaf"), "???");  // overlong
 }
 
 // Every statement is parameterised: text that looks like SQL is data.
