@@ -58,6 +58,16 @@ int Fail(const Context& c, const grpc::Status& s) {
     case grpc::StatusCode::NOT_FOUND:
       std::cerr << "gwoctl: not found: " << s.error_message() << "\n";
       break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      std::cerr << "gwoctl: the coordinator at " << c.address << " does not accept your token: " << s.error_message()
+                << "\n";
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      std::cerr << "gwoctl: not allowed: " << s.error_message() << "\n";
+      break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      std::cerr << "gwoctl: too many requests: " << s.error_message() << "\n";
+      break;
     default:
       std::cerr << "gwoctl: error (" << s.error_code() << "): " << s.error_message() << "\n";
   }

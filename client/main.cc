@@ -6,15 +6,28 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/escaping.h"
+#include "client/access_commands.h"
 #include "client/commands.h"
 #include "client/live_commands.h"
 #include "client/report_commands.h"
 #include "client/generate.h"
+#include "common/client_config.h"
 #include "common/flags.h"
 #include "common/tls.h"
 
-ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
-ABSL_FLAG(std::string, tls_ca, "", "PEM CA of the coordinator's TLS certificate; default $GWO_TLS_CA; empty: plaintext");
+ABSL_FLAG(std::string, coordinator, "",
+          "coordinator address; default $GWO_COORDINATOR, else the one of the last gwoctl login (or of a "
+          "coordinator's first start), else 127.0.0.1:7070");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA of the coordinator's TLS certificate; default $GWO_TLS_CA, else the one saved by login; "
+          "empty: plaintext");
+ABSL_FLAG(std::string, role, "", "user create: viewer, member (default) or admin");
+ABSL_FLAG(std::vector<std::string>, projects, {}, "user create: projects to add the user to (comma-separated)");
+ABSL_FLAG(std::string, name, "", "token create: a name to recognise the token by");
+ABSL_FLAG(std::string, ttl, "", "token create: lifetime, e.g. 90d, 12h, 30m; default: never expires");
+ABSL_FLAG(std::string, user, "", "token create/list: another user's tokens (admin)");
+ABSL_FLAG(bool, worker, false, "token create: a worker token, for gwo-worker --token_file (admin)");
+ABSL_FLAG(int, audit_limit, 100, "audit: the newest N entries");
 ABSL_FLAG(std::string, scale, "", "submit: which of the job.yaml's scales to run (e.g. cpu, gpu); default: its scale:");
 ABSL_FLAG(bool, wait, false, "submit: wait until every run finished, printing progress");
 ABSL_FLAG(std::string, idempotency_key, "", "submit: key making retries safe; default: a random key per call");
@@ -71,7 +84,15 @@ commands:
   watch EXP              live table: progress bars, step/s and ETA until every run ended
 
   generate RUN PROMPT    stream text from a run's model [--checkpoint final|best|step:N
-                         --max_tokens --temperature --top_k --top_p --seed --stop])";
+                         --max_tokens --temperature --top_k --top_p --seed --stop]
+
+access (every call carries a token: $GWO_TOKEN, else the one saved for the coordinator):
+  login                  read a token from stdin (or $GWO_TOKEN), check it, save it (0600) for this coordinator
+  whoami                 your user, role, projects and token
+  user list | create NAME [--role R] [--projects a,b] | set-role NAME R | disable NAME | enable NAME   (admin)
+  project list | create NAME | add PROJECT USER | remove PROJECT USER    (create/add/remove: admin)
+  token create [--name N] [--ttl 90d] [--user U | --worker] | list [--user U] | revoke ID
+  audit [--audit_limit N]    state-changing calls: who, what, when, from where (admin))";
 
 int Usage() {
   std::cerr << kUsage << "\n";
@@ -87,21 +108,46 @@ int main(int argc, char** argv) {
   const std::string command = positional[1];
   std::vector<std::string> args(positional.begin() + 2, positional.end());
 
+  absl::StatusOr<gwo::ClientConfig> config = gwo::LoadClientConfig(gwo::ClientConfigPath());
+  if (!config.ok()) {
+    std::cerr << "gwoctl: " << config.status().message() << "\n";
+    return 2;
+  }
   gwo::client::Context c;
   c.address = absl::GetFlag(FLAGS_coordinator);
   if (c.address.empty()) {
     const char* env = std::getenv("GWO_COORDINATOR");
-    c.address = env != nullptr && *env != '\0' ? env : "127.0.0.1:7070";
+    c.address = env != nullptr && *env != '\0' ? env : !config->current.empty() ? config->current : "127.0.0.1:7070";
   }
+  const gwo::CoordinatorEntry saved = config->coordinators.count(c.address) ? config->coordinators.at(c.address)
+                                                                            : gwo::CoordinatorEntry{};
   std::string tls_ca = absl::GetFlag(FLAGS_tls_ca);
   if (const char* env = std::getenv("GWO_TLS_CA"); tls_ca.empty() && env != nullptr) tls_ca = env;
+  if (tls_ca.empty()) tls_ca = saved.tls_ca;
+  std::string token = saved.token;
+  if (const char* env = std::getenv("GWO_TOKEN"); env != nullptr && *env != '\0') token = env;
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = gwo::MakeChannelCredentials({tls_ca});
   if (!credentials.ok()) {
     std::cerr << "gwoctl: " << credentials.status().message() << "\n";
     return 2;
   }
-  c.channel = gwo::MakeCoordinatorChannel(c.address, *credentials);
+  c.channel = gwo::MakeCoordinatorChannel(c.address, *credentials, token);
   c.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
+
+  gwo::client::AccessOptions access;
+  access.role = absl::GetFlag(FLAGS_role);
+  access.projects = absl::GetFlag(FLAGS_projects);
+  access.name = absl::GetFlag(FLAGS_name);
+  access.ttl = absl::GetFlag(FLAGS_ttl);
+  access.user = absl::GetFlag(FLAGS_user);
+  access.worker = absl::GetFlag(FLAGS_worker);
+  access.limit = absl::GetFlag(FLAGS_audit_limit);
+  if (command == "login" && args.empty()) return gwo::client::Login(c, tls_ca);
+  if (command == "whoami" && args.empty()) return gwo::client::WhoAmI(c);
+  if (command == "user") return gwo::client::UserCommand(c, args, access);
+  if (command == "project") return gwo::client::ProjectCommand(c, args, access);
+  if (command == "token") return gwo::client::TokenCommand(c, args, access);
+  if (command == "audit" && args.empty()) return gwo::client::Audit(c, access);
 
   auto need = [&](size_t n) { return args.size() == n; };
   if (command == "submit" && need(1)) {

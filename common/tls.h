@@ -40,9 +40,11 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 inline constexpr int kMaxRequestBytes = 8 << 20;
 inline constexpr int kMaxResponseBytes = 64 << 20;
 
-// A channel to the coordinator with gwo's message limits.
+// A channel to the coordinator with gwo's message limits; every call on it carries
+// `token` (metadata "authorization: Bearer <token>") unless it is empty.
 std::shared_ptr<grpc::Channel> MakeCoordinatorChannel(const std::string& address,
-                                                      const std::shared_ptr<grpc::ChannelCredentials>& credentials);
+                                                      const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                                                      const std::string& token = "");
 
 // True for 127.0.0.0/8, ::1 and "localhost" listen addresses ("HOST:PORT", "[::1]:PORT").
 bool IsLoopbackAddress(const std::string& host_port);

@@ -16,9 +16,17 @@ Coordinator::Coordinator(Store* store, CoordinatorOptions options) : store_(stor
 
 absl::StatusOr<SubmitResult> Coordinator::Submit(const std::string& yaml, const std::string& file_name,
                                                  const std::string& idempotency_key,
-                                                 const std::string& scale) {
+                                                 const std::string& scale, const Submitter& by) {
   const std::string name = file_name.empty() ? "<submitted>" : file_name;
   GWO_ASSIGN_OR_RETURN(spec::ExperimentSpec spec, spec::ParseExperimentSpec(yaml, name, scale));
+  if (by.check) {
+    std::vector<int64_t> from_runs;
+    if (spec.model.init_from_run != 0) from_runs.push_back(spec.model.init_from_run);
+    for (const spec::Variant& variant : spec.variants) {
+      if (variant.training.distill.teacher_from_run != 0) from_runs.push_back(variant.training.distill.teacher_from_run);
+    }
+    GWO_RETURN_IF_ERROR(by.check(spec.resources.project, from_runs));
+  }
   GWO_RETURN_IF_ERROR(CheckCorpora(spec, name));
   GWO_RETURN_IF_ERROR(ResolveInitFromRun(*store_, name, &spec.model));
   for (spec::Variant& variant : spec.variants) {
@@ -48,7 +56,7 @@ absl::StatusOr<SubmitResult> Coordinator::Submit(const std::string& yaml, const 
   }
   bool created = false;
   GWO_ASSIGN_OR_RETURN(ExperimentRecord experiment,
-                       store_->CreateExperiment(spec.name, yaml, idempotency_key, runs, &created));
+                       store_->CreateExperiment(spec.name, yaml, idempotency_key, runs, &created, by.user));
   GWO_ASSIGN_OR_RETURN(std::vector<RunRecord> stored_runs, store_->ListRuns(experiment.id));
   if (created) {
     LogInfo(absl::StrCat("experiment ", experiment.id, " (", experiment.name, ") accepted with ",

@@ -15,6 +15,7 @@
 #define GWO_SERVER_COORDINATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -91,6 +92,15 @@ struct SubmitResult {
 
 using AttemptKey = std::pair<int64_t, int>;  // (run id, attempt)
 
+// Who submits: recorded as the experiment's owner, and asked whether it may submit
+// to the spec's project and read the runs the spec trains from (model.init.from_run,
+// training.distill.teacher.from_run) before anything is resolved or stored.
+struct Submitter {
+  std::string user;
+  // Empty: no check (the core's own callers and tests).
+  std::function<absl::Status(const std::string& project, const std::vector<int64_t>& from_runs)> check;
+};
+
 class Coordinator {
  public:
   Coordinator(Store* store, CoordinatorOptions options);
@@ -111,7 +121,7 @@ class Coordinator {
   // file's `scales:` (empty: its `scale:` default; see spec::ParseExperimentSpec).
   absl::StatusOr<SubmitResult> Submit(const std::string& yaml, const std::string& file_name,
                                       const std::string& idempotency_key,
-                                      const std::string& scale = "");
+                                      const std::string& scale = "", const Submitter& by = {});
   // Cancels the unfinished runs and stops their running attempts. Returns how many.
   absl::StatusOr<int> CancelExperiment(int64_t experiment_id);
   // False when the run had already finished.

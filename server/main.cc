@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/client_config.h"
 #include "common/flags.h"
 #include "common/log.h"
 #include "common/tls.h"
@@ -21,6 +22,9 @@
 #include "common/signals.h"
 #include "grpcpp/grpcpp.h"
 #include "server/coordinator.h"
+#include "server/access/access_control.h"
+#include "server/rpc/access_gate.h"
+#include "server/rpc/access_service.h"
 #include "server/rpc/experiment_service.h"
 #include "server/rpc/queue_service.h"
 #include "server/rpc/metric_service.h"
@@ -57,6 +61,9 @@ constexpr char kDefaultHttpListen[] = "127.0.0.1:9180";
 ABSL_FLAG(std::string, http_listen, kDefaultHttpListen,
           "HTTP address of /metrics, /healthz and /readyz (host:port; port 0 picks one; empty: none). "
           "If the default address is taken the coordinator runs without it; another address must work");
+ABSL_FLAG(double, rate_limit, 200, "requests per second each user (or worker token) may send, sustained");
+ABSL_FLAG(double, rate_burst, 400, "requests each user may send at once above --rate_limit");
+ABSL_FLAG(int, max_streams_per_user, 64, "open metric, log and generation streams per user");
 ABSL_FLAG(bool, shared_filesystem, false,
           "workers share one filesystem: any connected worker may serve generation from a run "
           "whose own worker is gone");
@@ -140,14 +147,24 @@ int main(int argc, char** argv) {
   if (!registry.status().ok()) return Fail(absl::StrCat("metrics: ", registry.status().message()));
   // Workers that had attempts when the last coordinator stopped get a lease to come back in.
   if (absl::Status s = core.Recover(); !s.ok()) return Fail(absl::StrCat("recovering state: ", s.message()));
-  gwo::server::ExperimentServiceImpl experiments(&core);
-  gwo::server::MetricServiceImpl metrics(&core);
-  gwo::server::ReportServiceImpl reports(&core);
-  gwo::server::QueueServiceImpl queue(&core);
+  gwo::server::AccessLimits limits;
+  limits.requests_per_s = absl::GetFlag(FLAGS_rate_limit);
+  limits.request_burst = absl::GetFlag(FLAGS_rate_burst);
+  limits.streams_per_user = absl::GetFlag(FLAGS_max_streams_per_user);
+  if (limits.requests_per_s <= 0 || limits.request_burst < 1 || limits.streams_per_user < 1) {
+    return Fail("--rate_limit must be > 0, --rate_burst >= 1 and --max_streams_per_user >= 1");
+  }
+  gwo::server::AccessControl access(store->get(), limits);
+  gwo::server::AccessGate gate(&access, /*worker_certificates=*/!tls.client_ca.empty());
+  gwo::server::AccessServiceImpl access_service(&gate);
+  gwo::server::ExperimentServiceImpl experiments(&core, &gate);
+  gwo::server::MetricServiceImpl metrics(&core, &gate);
+  gwo::server::ReportServiceImpl reports(&core, &gate);
+  gwo::server::QueueServiceImpl queue(&core, &gate);
   gwo::server::GenerationRouter generation_router(absl::GetFlag(FLAGS_shared_filesystem));
-  gwo::server::WorkerServiceImpl workers(&core, &generation_router,
+  gwo::server::WorkerServiceImpl workers(&core, &generation_router, &gate,
                                          /*require_client_certificate=*/!tls.client_ca.empty());
-  gwo::server::GenerationServiceImpl generation(core.store(), &generation_router);
+  gwo::server::GenerationServiceImpl generation(core.store(), &generation_router, &gate);
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -160,13 +177,15 @@ int main(int argc, char** argv) {
   builder.RegisterService(&workers);
   builder.RegisterService(&queue);
   builder.RegisterService(&generation);
+  builder.RegisterService(&access_service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(gwo::server::MakeRpcMetricsInterceptorFactory(
       telemetry.rpc_duration(), {gwo::v1::ExperimentService::service_full_name(),
                                  gwo::v1::MetricService::service_full_name(),
                                  gwo::v1::WorkerService::service_full_name(),
                                  gwo::v1::QueueService::service_full_name(),
-                                 gwo::v1::GenerationService::service_full_name()}));
+                                 gwo::v1::GenerationService::service_full_name(),
+                                 gwo::v1::AccessService::service_full_name()}));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   // Ready: the database answers and the gRPC server is serving.
@@ -196,6 +215,26 @@ int main(int argc, char** argv) {
   }
   std::string host = absl::GetFlag(FLAGS_listen);
   host = host.substr(0, host.rfind(':'));
+  // First start: an admin and a worker token, written to this user's gwo config
+  // before they are stored, so that they are never lost.
+  {
+    const std::string client_host = host == "0.0.0.0" || host == "[::]" || host == "::" ? "127.0.0.1" : host;
+    const std::string address = absl::StrCat(client_host, ":", port);
+    const std::string config_path = gwo::ClientConfigPath();
+    absl::StatusOr<bool> created = access.BootstrapIfEmpty([&](const gwo::server::BootstrapTokens& t) {
+      return gwo::UpdateClientConfig(config_path, [&](gwo::ClientConfig& c) {
+        gwo::CoordinatorEntry& e = c.coordinators[address];
+        e.token = t.admin_token;
+        e.worker_token = t.worker_token;
+        if (c.current.empty() || !c.coordinators.count(c.current)) c.current = address;
+      });
+    });
+    if (!created.ok()) return Fail(absl::StrCat("creating the first admin: ", created.status().message()));
+    if (*created) {
+      std::cout << "gwo-coordinator: first start: created user admin; its token and a worker token for " << address
+                << " are in " << config_path << " (0600)" << std::endl;
+    }
+  }
   // Tests and scripts wait for this line.
   std::cout << "gwo-coordinator listening on " << host << ":" << port << " (" << database_desc << ")" << std::endl;
   serving = true;

@@ -3,13 +3,14 @@
 #include "nlohmann/json.hpp"
 
 namespace gwo::server {
-namespace {
 
 void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t micros = absl::ToUnixMicros(t);
   out->set_seconds(micros / 1000000);
   out->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
 }
+
+namespace {
 
 gwo::v1::ExperimentState ToProto(ExperimentState s) {
   switch (s) {
@@ -57,6 +58,8 @@ void ToProto(const ExperimentRecord& r, gwo::v1::Experiment* out) {
   SetTime(r.created_at, out->mutable_created_at());
   if (r.finished_at.has_value()) SetTime(*r.finished_at, out->mutable_finished_at());
   out->set_idempotency_key(r.idempotency_key);
+  out->set_project(r.project);
+  out->set_owner(r.owner);
 }
 
 void ToProto(const RunRecord& r, gwo::v1::Run* out) {

@@ -9,6 +9,7 @@
 
 namespace gwo::server {
 
+void SetTime(absl::Time t, google::protobuf::Timestamp* out);
 void ToProto(const ExperimentRecord& record, gwo::v1::Experiment* out);
 void ToProto(const RunRecord& record, gwo::v1::Run* out);
 void ToProto(const MetricSeriesRecord& record, gwo::v1::MetricSeries* out);

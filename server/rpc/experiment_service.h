@@ -5,12 +5,13 @@
 
 #include "gwo/v1/experiments.grpc.pb.h"
 #include "server/coordinator.h"
+#include "server/rpc/access_gate.h"
 
 namespace gwo::server {
 
 class ExperimentServiceImpl final : public gwo::v1::ExperimentService::CallbackService {
  public:
-  explicit ExperimentServiceImpl(Coordinator* core) : core_(core) {}
+  ExperimentServiceImpl(Coordinator* core, AccessGate* gate) : core_(core), gate_(gate) {}
 
   grpc::ServerUnaryReactor* SubmitExperiment(grpc::CallbackServerContext* ctx,
                                              const gwo::v1::SubmitExperimentRequest* req,
@@ -33,6 +34,7 @@ class ExperimentServiceImpl final : public gwo::v1::ExperimentService::CallbackS
 
  private:
   Coordinator* const core_;
+  AccessGate* const gate_;
 };
 
 }  // namespace gwo::server

@@ -18,9 +18,9 @@ using gwo::v1::GenerateResponse;
 // arriving after the call is over finds it closed rather than a deleted reactor.
 class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
  public:
-  GenerateCall(GenerationTargets* targets, GenerationRouter* router,
-               const gwo::v1::GenerateRequest& request)
-      : router_(router), state_(std::make_shared<State>()) {
+  GenerateCall(GenerationTargets* targets, GenerationRouter* router, const gwo::v1::GenerateRequest& request,
+               std::unique_ptr<StreamPass> pass)
+      : router_(router), pass_(std::move(pass)), state_(std::make_shared<State>()) {
     state_->call = this;
     absl::Status s = Begin(targets, request);
     if (!s.ok()) {
@@ -92,6 +92,11 @@ class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
 
   void OnChunkLocked(const gwo::v1::GenerationChunk& chunk) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
     if (finishing_) return;
+    if (absl::Status allowed = pass_->StillValid(); !allowed.ok()) {
+      CancelOnWorkerLocked();
+      FinishLocked(ToGrpcStatus(allowed));
+      return;
+    }
     if (chunk.response().done()) {
       worker_done_ = true;
       if (chunk.error_code() != 0) {
@@ -134,6 +139,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
   }
 
   GenerationRouter* const router_;
+  const std::unique_ptr<StreamPass> pass_;
   std::shared_ptr<State> state_;
   // Guarded by state_->mu:
   uint64_t request_id_ = 0;
@@ -150,8 +156,13 @@ class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
 
 grpc::ServerWriteReactor<GenerateResponse>* GenerationServiceImpl::Generate(
     grpc::CallbackServerContext* ctx, const gwo::v1::GenerateRequest* request) {
-  (void)ctx;
-  return new GenerateCall(&targets_, router_, *request);
+  absl::StatusOr<Principal> p = gate_->Admit(ctx, "GenerationService/Generate");
+  absl::Status s = p.status();
+  if (s.ok() && request->run_id() > 0) s = gate_->CheckRun(*p, request->run_id(), false);
+  if (!s.ok()) return new RefusedWriter<GenerateResponse>(s);
+  absl::StatusOr<std::unique_ptr<StreamPass>> pass = StreamPass::Open(gate_->access(), *std::move(p));
+  if (!pass.ok()) return new RefusedWriter<GenerateResponse>(pass.status());
+  return new GenerateCall(&targets_, router_, *request, *std::move(pass));
 }
 
 }  // namespace gwo::server

@@ -5,6 +5,7 @@
 #define GWO_SERVER_RPC_GENERATION_SERVICE_H_
 
 #include "gwo/v1/generation.grpc.pb.h"
+#include "server/rpc/access_gate.h"
 #include "server/rpc/generation_router.h"
 #include "server/store/store.h"
 
@@ -12,7 +13,8 @@ namespace gwo::server {
 
 class GenerationServiceImpl final : public gwo::v1::GenerationService::CallbackService {
  public:
-  GenerationServiceImpl(Store* store, GenerationRouter* router) : targets_(store), router_(router) {}
+  GenerationServiceImpl(Store* store, GenerationRouter* router, AccessGate* gate)
+      : targets_(store), router_(router), gate_(gate) {}
 
   grpc::ServerWriteReactor<gwo::v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* ctx, const gwo::v1::GenerateRequest* request) override;
@@ -20,6 +22,7 @@ class GenerationServiceImpl final : public gwo::v1::GenerationService::CallbackS
  private:
   GenerationTargets targets_;
   GenerationRouter* const router_;
+  AccessGate* const gate_;
 };
 
 }  // namespace gwo::server

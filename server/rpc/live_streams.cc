@@ -30,7 +30,8 @@ enum class Next {
 template <class Response>
 class PagedStream : public grpc::ServerWriteReactor<Response> {
  public:
-  PagedStream(Coordinator* core, int64_t run_id) : core_(core), run_id_(run_id) {}
+  PagedStream(Coordinator* core, int64_t run_id, std::unique_ptr<StreamPass> pass)
+      : core_(core), run_id_(run_id), pass_(std::move(pass)) {}
 
   // Starts the first turn; called once the object is fully constructed.
   void Start() {
@@ -60,7 +61,8 @@ class PagedStream : public grpc::ServerWriteReactor<Response> {
   void Turn() {
     for (;;) {
       resp_.Clear();
-      absl::StatusOr<Next> next = Read(&resp_);
+      const absl::Status allowed = pass_->StillValid();
+      absl::StatusOr<Next> next = allowed.ok() ? Read(&resp_) : absl::StatusOr<Next>(allowed);
       mu_.Lock();
       if (cancelled_) return FinishAndUnlock(grpc::Status::CANCELLED);
       if (!next.ok()) return FinishAndUnlock(ToGrpcStatus(next.status()));
@@ -133,6 +135,7 @@ class PagedStream : public grpc::ServerWriteReactor<Response> {
 
   Coordinator* const core_;
   const int64_t run_id_;
+  const std::unique_ptr<StreamPass> pass_;
   uint64_t token_ = 0;
   Response resp_;  // the message being written
   bool sent_final_ = false;  // touched by turns only
@@ -147,8 +150,8 @@ class PagedStream : public grpc::ServerWriteReactor<Response> {
 
 class MetricStream final : public PagedStream<gwo::v1::StreamMetricsResponse> {
  public:
-  MetricStream(Coordinator* core, const gwo::v1::StreamMetricsRequest& req)
-      : PagedStream(core, req.run_id()), names_(req.names().begin(), req.names().end()),
+  MetricStream(Coordinator* core, const gwo::v1::StreamMetricsRequest& req, std::unique_ptr<StreamPass> pass)
+      : PagedStream(core, req.run_id(), std::move(pass)), names_(req.names().begin(), req.names().end()),
         skip_history_(req.skip_history()) {}
 
  private:
@@ -197,8 +200,8 @@ class MetricStream final : public PagedStream<gwo::v1::StreamMetricsResponse> {
 
 class LogStream final : public PagedStream<gwo::v1::StreamLogsResponse> {
  public:
-  LogStream(Coordinator* core, const gwo::v1::StreamLogsRequest& req)
-      : PagedStream(core, req.run_id()), tail_(req.tail()), follow_(req.follow()) {}
+  LogStream(Coordinator* core, const gwo::v1::StreamLogsRequest& req, std::unique_ptr<StreamPass> pass)
+      : PagedStream(core, req.run_id(), std::move(pass)), tail_(req.tail()), follow_(req.follow()) {}
 
  private:
   absl::StatusOr<Next> Read(gwo::v1::StreamLogsResponse* resp) override {
@@ -237,15 +240,17 @@ class LogStream final : public PagedStream<gwo::v1::StreamLogsResponse> {
 }  // namespace
 
 grpc::ServerWriteReactor<gwo::v1::StreamMetricsResponse>* NewMetricStream(Coordinator* core,
-                                                                          const gwo::v1::StreamMetricsRequest& req) {
-  auto* stream = new MetricStream(core, req);
+                                                                          const gwo::v1::StreamMetricsRequest& req,
+                                                                          std::unique_ptr<StreamPass> pass) {
+  auto* stream = new MetricStream(core, req, std::move(pass));
   stream->Start();
   return stream;
 }
 
 grpc::ServerWriteReactor<gwo::v1::StreamLogsResponse>* NewLogStream(Coordinator* core,
-                                                                    const gwo::v1::StreamLogsRequest& req) {
-  auto* stream = new LogStream(core, req);
+                                                                    const gwo::v1::StreamLogsRequest& req,
+                                                                    std::unique_ptr<StreamPass> pass) {
+  auto* stream = new LogStream(core, req, std::move(pass));
   stream->Start();
   return stream;
 }

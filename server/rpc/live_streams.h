@@ -10,14 +10,18 @@
 #include "gwo/v1/metrics.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "server/coordinator.h"
+#include "server/rpc/access_gate.h"
 
 namespace gwo::server {
 
-// The reactors delete themselves when the call is done.
+// The reactors delete themselves when the call is done. Each holds `pass` while it
+// runs and ends with its status once the pass is no longer valid.
 grpc::ServerWriteReactor<gwo::v1::StreamMetricsResponse>* NewMetricStream(Coordinator* core,
-                                                                          const gwo::v1::StreamMetricsRequest& req);
+                                                                          const gwo::v1::StreamMetricsRequest& req,
+                                                                          std::unique_ptr<StreamPass> pass);
 grpc::ServerWriteReactor<gwo::v1::StreamLogsResponse>* NewLogStream(Coordinator* core,
-                                                                    const gwo::v1::StreamLogsRequest& req);
+                                                                    const gwo::v1::StreamLogsRequest& req,
+                                                                    std::unique_ptr<StreamPass> pass);
 
 }  // namespace gwo::server
 

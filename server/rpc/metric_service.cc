@@ -16,7 +16,10 @@ constexpr int kMaxMaxPoints = 100000;
 grpc::ServerUnaryReactor* MetricServiceImpl::QueryMetrics(grpc::CallbackServerContext* ctx,
                                                           const gwo::v1::QueryMetricsRequest* req,
                                                           gwo::v1::QueryMetricsResponse* resp) {
+  absl::StatusOr<Principal> p = gate_->Admit(ctx, "MetricService/QueryMetrics");
+  if (!p.ok()) return Done(ctx, p.status());
   if (absl::Status s = PositiveId(req->run_id(), "run_id"); !s.ok()) return Done(ctx, s);
+  if (absl::Status s = gate_->CheckRun(*p, req->run_id(), false); !s.ok()) return Done(ctx, s);
   std::vector<std::string> names(req->names().begin(), req->names().end());
   absl::StatusOr<std::vector<MetricSeriesRecord>> r = core_->store()->QueryMetrics(req->run_id(), names);
   if (r.ok()) {
@@ -28,7 +31,10 @@ grpc::ServerUnaryReactor* MetricServiceImpl::QueryMetrics(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* MetricServiceImpl::QueryMetricSeries(grpc::CallbackServerContext* ctx,
                                                                const gwo::v1::QueryMetricSeriesRequest* req,
                                                                gwo::v1::QueryMetricSeriesResponse* resp) {
+  absl::StatusOr<Principal> p = gate_->Admit(ctx, "MetricService/QueryMetricSeries");
+  if (!p.ok()) return Done(ctx, p.status());
   if (absl::Status s = PositiveId(req->run_id(), "run_id"); !s.ok()) return Done(ctx, s);
+  if (absl::Status s = gate_->CheckRun(*p, req->run_id(), false); !s.ok()) return Done(ctx, s);
   if (req->max_points() < 0 || req->max_points() > kMaxMaxPoints) {
     return Done(ctx, absl::InvalidArgumentError(absl::StrCat("max_points must be in [0, ", kMaxMaxPoints,
                                                              "] (0: ", kDefaultMaxPoints, "), got ",
@@ -49,14 +55,31 @@ grpc::ServerUnaryReactor* MetricServiceImpl::QueryMetricSeries(grpc::CallbackSer
   return Done(ctx, r.status());
 }
 
+namespace {
+
+absl::StatusOr<std::unique_ptr<StreamPass>> OpenRunStream(AccessGate* gate, grpc::CallbackServerContext* ctx,
+                                                          const char* method, int64_t run_id) {
+  absl::StatusOr<Principal> p = gate->Admit(ctx, method);
+  if (!p.ok()) return p.status();
+  if (absl::Status s = PositiveId(run_id, "run_id"); !s.ok()) return s;
+  if (absl::Status s = gate->CheckRun(*p, run_id, false); !s.ok()) return s;
+  return StreamPass::Open(gate->access(), *std::move(p));
+}
+
+}  // namespace
+
 grpc::ServerWriteReactor<gwo::v1::StreamMetricsResponse>* MetricServiceImpl::StreamMetrics(
-    grpc::CallbackServerContext*, const gwo::v1::StreamMetricsRequest* req) {
-  return NewMetricStream(core_, *req);
+    grpc::CallbackServerContext* ctx, const gwo::v1::StreamMetricsRequest* req) {
+  absl::StatusOr<std::unique_ptr<StreamPass>> pass = OpenRunStream(gate_, ctx, "MetricService/StreamMetrics", req->run_id());
+  if (!pass.ok()) return new RefusedWriter<gwo::v1::StreamMetricsResponse>(pass.status());
+  return NewMetricStream(core_, *req, *std::move(pass));
 }
 
 grpc::ServerWriteReactor<gwo::v1::StreamLogsResponse>* MetricServiceImpl::StreamLogs(
-    grpc::CallbackServerContext*, const gwo::v1::StreamLogsRequest* req) {
-  return NewLogStream(core_, *req);
+    grpc::CallbackServerContext* ctx, const gwo::v1::StreamLogsRequest* req) {
+  absl::StatusOr<std::unique_ptr<StreamPass>> pass = OpenRunStream(gate_, ctx, "MetricService/StreamLogs", req->run_id());
+  if (!pass.ok()) return new RefusedWriter<gwo::v1::StreamLogsResponse>(pass.status());
+  return NewLogStream(core_, *req, *std::move(pass));
 }
 
 }  // namespace gwo::server

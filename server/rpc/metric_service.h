@@ -5,12 +5,13 @@
 
 #include "gwo/v1/metrics.grpc.pb.h"
 #include "server/coordinator.h"
+#include "server/rpc/access_gate.h"
 
 namespace gwo::server {
 
 class MetricServiceImpl final : public gwo::v1::MetricService::CallbackService {
  public:
-  explicit MetricServiceImpl(Coordinator* core) : core_(core) {}
+  MetricServiceImpl(Coordinator* core, AccessGate* gate) : core_(core), gate_(gate) {}
 
   grpc::ServerUnaryReactor* QueryMetrics(grpc::CallbackServerContext* ctx, const gwo::v1::QueryMetricsRequest* req,
                                          gwo::v1::QueryMetricsResponse* resp) override;
@@ -24,6 +25,7 @@ class MetricServiceImpl final : public gwo::v1::MetricService::CallbackService {
 
  private:
   Coordinator* const core_;
+  AccessGate* const gate_;
 };
 
 }  // namespace gwo::server

@@ -13,6 +13,11 @@ const char kEtaMethod[] =
 grpc::ServerUnaryReactor* QueueServiceImpl::GetQueue(grpc::CallbackServerContext* ctx,
                                                      const gwo::v1::GetQueueRequest* req,
                                                      gwo::v1::GetQueueResponse* resp) {
+  absl::StatusOr<Principal> p = gate_->Admit(ctx, "QueueService/GetQueue");
+  if (!p.ok()) return Done(ctx, p.status());
+  if (req->experiment_id() > 0) {
+    if (absl::Status s = gate_->CheckExperiment(*p, req->experiment_id(), false); !s.ok()) return Done(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (req->experiment_id() < 0) {
     reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError("experiment_id must be >= 0")));
@@ -22,6 +27,9 @@ grpc::ServerUnaryReactor* QueueServiceImpl::GetQueue(grpc::CallbackServerContext
   if (queue.ok()) {
     for (const QueueEntry& e : *queue) {
       if (req->experiment_id() != 0 && e.experiment_id != req->experiment_id()) continue;
+      // Others' runs wait in the same queue: they are counted in the positions but
+      // not named.
+      if (!p->CanRead(e.project)) continue;
       gwo::v1::QueuedRun* r = resp->add_runs();
       r->set_run_id(e.run_id);
       r->set_experiment_id(e.experiment_id);

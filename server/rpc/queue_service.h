@@ -4,6 +4,7 @@
 
 #include "gwo/v1/experiments.grpc.pb.h"
 #include "server/coordinator.h"
+#include "server/rpc/access_gate.h"
 
 namespace gwo::server {
 
@@ -12,13 +13,14 @@ extern const char kEtaMethod[];
 
 class QueueServiceImpl final : public gwo::v1::QueueService::CallbackService {
  public:
-  explicit QueueServiceImpl(Coordinator* core) : core_(core) {}
+  QueueServiceImpl(Coordinator* core, AccessGate* gate) : core_(core), gate_(gate) {}
 
   grpc::ServerUnaryReactor* GetQueue(grpc::CallbackServerContext* ctx, const gwo::v1::GetQueueRequest* req,
                                      gwo::v1::GetQueueResponse* resp) override;
 
  private:
   Coordinator* const core_;
+  AccessGate* const gate_;
 };
 
 }  // namespace gwo::server

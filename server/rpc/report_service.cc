@@ -127,12 +127,23 @@ absl::Status Compare(Store& store, const gwo::v1::CompareRunsRequest& req, gwo::
 grpc::ServerUnaryReactor* ReportServiceImpl::GetReport(grpc::CallbackServerContext* ctx,
                                                        const gwo::v1::GetReportRequest* req,
                                                        gwo::v1::GetReportResponse* resp) {
+  absl::StatusOr<Principal> p = gate_->Admit(ctx, "ReportService/GetReport");
+  if (!p.ok()) return Done(ctx, p.status());
+  if (req->experiment_id() > 0) {
+    if (absl::Status s = gate_->CheckExperiment(*p, req->experiment_id(), false); !s.ok()) return Done(ctx, s);
+  }
   return Done(ctx, FillReport(*core_->store(), *req, resp));
 }
 
 grpc::ServerUnaryReactor* ReportServiceImpl::CompareRuns(grpc::CallbackServerContext* ctx,
                                                          const gwo::v1::CompareRunsRequest* req,
                                                          gwo::v1::CompareRunsResponse* resp) {
+  absl::StatusOr<Principal> p = gate_->Admit(ctx, "ReportService/CompareRuns");
+  if (!p.ok()) return Done(ctx, p.status());
+  for (int64_t id : req->run_ids()) {
+    if (id <= 0) continue;  // Compare says which id is wrong
+    if (absl::Status s = gate_->CheckRun(*p, id, false); !s.ok()) return Done(ctx, s);
+  }
   return Done(ctx, Compare(*core_->store(), *req, resp));
 }
 

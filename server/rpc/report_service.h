@@ -5,12 +5,13 @@
 
 #include "gwo/v1/reports.grpc.pb.h"
 #include "server/coordinator.h"
+#include "server/rpc/access_gate.h"
 
 namespace gwo::server {
 
 class ReportServiceImpl final : public gwo::v1::ReportService::CallbackService {
  public:
-  explicit ReportServiceImpl(Coordinator* core) : core_(core) {}
+  ReportServiceImpl(Coordinator* core, AccessGate* gate) : core_(core), gate_(gate) {}
 
   grpc::ServerUnaryReactor* GetReport(grpc::CallbackServerContext* ctx, const gwo::v1::GetReportRequest* req,
                                       gwo::v1::GetReportResponse* resp) override;
@@ -19,6 +20,7 @@ class ReportServiceImpl final : public gwo::v1::ReportService::CallbackService {
 
  private:
   Coordinator* const core_;
+  AccessGate* const gate_;
 };
 
 }  // namespace gwo::server

@@ -14,6 +14,15 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // Finishes a unary callback call with `status`; returns its reactor.
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status);
 
+// A server-streaming call refused before it starts: finishes at once with `status`
+// and deletes itself.
+template <class Response>
+class RefusedWriter final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedWriter(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
 // INVALID_ARGUMENT "<what> must be a positive id" unless id > 0.
 absl::Status PositiveId(int64_t id, const char* what);
 

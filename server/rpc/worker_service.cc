@@ -31,8 +31,9 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
                            public WorkerChannel,
                            public GenerationChannel {
  public:
-  WorkerStream(Coordinator* core, GenerationRouter* router, grpc::CallbackServerContext* ctx)
-      : core_(core), router_(router), ctx_(ctx) {
+  WorkerStream(Coordinator* core, GenerationRouter* router, grpc::CallbackServerContext* ctx,
+               std::unique_ptr<StreamPass> pass)
+      : core_(core), router_(router), ctx_(ctx), pass_(std::move(pass)) {
     StartRead(&in_);
   }
 
@@ -112,6 +113,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
   }
 
   absl::Status Handle(const WorkerMessage& m) {
+    GWO_RETURN_IF_ERROR(pass_->StillValid());  // a revoked worker token ends the stream
     if (worker_id_ == 0 && !m.has_register_()) {
       return absl::FailedPreconditionError("the first message of a worker stream must be `register`");
     }
@@ -248,6 +250,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Coordin
   Coordinator* const core_;
   GenerationRouter* const router_;  // may be null
   grpc::CallbackServerContext* const ctx_;
+  const std::unique_ptr<StreamPass> pass_;
   WorkerMessage in_;
   int64_t worker_id_ = 0;  // set by Register; only the read reactions touch it
   int64_t blocked_seq_ = 0;  // the first report not stored, 0: none; read reactions only
@@ -282,7 +285,15 @@ grpc::ServerBidiReactor<WorkerMessage, CoordinatorMessage>* WorkerServiceImpl::C
                                           "workers need a TLS client certificate signed by the coordinator's "
                                           "--tls_client_ca (gwo-worker --tls_cert/--tls_key)"));
   }
-  return new WorkerStream(core_, router_, ctx);
+  absl::StatusOr<Principal> p = gate_->Admit(ctx, "WorkerService/Connect");
+  absl::StatusOr<std::unique_ptr<StreamPass>> pass =
+      p.ok() ? StreamPass::Open(gate_->access(), *p) : absl::StatusOr<std::unique_ptr<StreamPass>>(p.status());
+  if (p.ok()) gate_->Audit(ctx, &*p, "WorkerService/Connect", "worker stream", pass.status());
+  if (!pass.ok()) {
+    LogWarning(absl::StrCat("refused a worker stream from ", ctx->peer(), ": ", pass.status().message()));
+    return new RefusedStream(ToGrpcStatus(pass.status()));
+  }
+  return new WorkerStream(core_, router_, ctx, *std::move(pass));
 }
 
 }  // namespace gwo::server

@@ -5,6 +5,7 @@
 
 #include "gwo/v1/workers.grpc.pb.h"
 #include "server/coordinator.h"
+#include "server/rpc/access_gate.h"
 #include "server/rpc/generation_router.h"
 
 namespace gwo::server {
@@ -13,11 +14,12 @@ class WorkerServiceImpl final : public gwo::v1::WorkerService::CallbackService {
  public:
   // `router`: where workers' generation chunks go and which workers serve generation
   // (null: none do).
-  // `require_client_certificate`: refuse streams whose peer presented no verified
-  // TLS client certificate (the coordinator's --tls_client_ca).
-  explicit WorkerServiceImpl(Coordinator* core, GenerationRouter* router = nullptr,
-                             bool require_client_certificate = false)
-      : core_(core), router_(router), require_client_certificate_(require_client_certificate) {}
+  // `gate` admits workers (a worker token, or a client certificate where the gate
+  // takes them). `require_client_certificate`: refuse streams whose peer presented
+  // no verified TLS client certificate (the coordinator's --tls_client_ca).
+  WorkerServiceImpl(Coordinator* core, GenerationRouter* router, AccessGate* gate,
+                    bool require_client_certificate = false)
+      : core_(core), router_(router), gate_(gate), require_client_certificate_(require_client_certificate) {}
 
   grpc::ServerBidiReactor<gwo::v1::WorkerMessage, gwo::v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* ctx) override;
@@ -25,6 +27,7 @@ class WorkerServiceImpl final : public gwo::v1::WorkerService::CallbackService {
  private:
   Coordinator* const core_;
   GenerationRouter* const router_;
+  AccessGate* const gate_;
   const bool require_client_certificate_;
 };
 

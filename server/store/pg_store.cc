@@ -104,7 +104,7 @@ absl::StatusOr<std::vector<ExperimentRecord>> PgStore::ReadExperiments(PgConnect
       PgResult r,
       conn.Exec(absl::StrCat(
                     "SELECT e.id, e.name, e.spec_yaml, coalesce(e.idempotency_key, '') AS idempotency_key, "
-                    "e.cancelled, ",
+                    "e.cancelled, e.project, e.owner, ",
                     UsecOf("e.created_at"), " AS created_us, ", UsecOf("e.finished_at"),
                     " AS finished_us, c.* FROM experiments e CROSS JOIN LATERAL ("
                     "  SELECT count(*) FILTER (WHERE state = 'queued') AS queued,"
@@ -131,6 +131,8 @@ absl::StatusOr<std::vector<ExperimentRecord>> PgStore::ReadExperiments(PgConnect
     e.state = DeriveState(r.Bool(i, "cancelled"), e.runs_by_state);
     e.created_at = r.Time(i, "created_us");
     e.finished_at = r.OptionalTime(i, "finished_us");
+    e.project = r.Text(i, "project");
+    e.owner = r.Text(i, "owner");
   }
   return out;
 }
@@ -194,12 +196,41 @@ absl::StatusOr<ExperimentRecord> PgStore::GetExperiment(int64_t id) {
   return out;
 }
 
-absl::StatusOr<std::vector<ExperimentRecord>> PgStore::ListExperiments(int limit) {
+absl::StatusOr<std::vector<ExperimentRecord>> PgStore::ListExperiments(
+    int limit, const std::optional<std::vector<std::string>>& projects) {
   std::vector<ExperimentRecord> out;
-  // LIMIT NULL: no limit.
+  // LIMIT NULL: no limit; projects NULL: all.
   const PgParam limit_param = limit > 0 ? PgParam(absl::StrCat(limit)) : std::nullopt;
+  const PgParam projects_param = projects.has_value() ? PgParam(ArrayLiteral(*projects)) : std::nullopt;
   GWO_RETURN_IF_ERROR(Run(Mode::kReadOnly, [&](PgConnection& conn) -> absl::Status {
-    GWO_ASSIGN_OR_RETURN(out, ReadExperiments(conn, "ORDER BY e.id DESC LIMIT $1::int8", {limit_param}));
+    GWO_ASSIGN_OR_RETURN(out, ReadExperiments(conn,
+                                              "WHERE $2::text[] IS NULL OR e.project = ANY ($2::text[]) "
+                                              "ORDER BY e.id DESC LIMIT $1::int8",
+                                              {limit_param, projects_param}));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::string> PgStore::ExperimentProject(int64_t experiment_id) {
+  std::string out;
+  GWO_RETURN_IF_ERROR(Run(Mode::kNoTransaction, [&](PgConnection& conn) -> absl::Status {
+    GWO_ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT project FROM experiments WHERE id = $1", {IdText(experiment_id)}));
+    if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("no experiment with id ", experiment_id));
+    out = r.Text(0, "project");
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::string> PgStore::RunProject(int64_t run_id) {
+  std::string out;
+  GWO_RETURN_IF_ERROR(Run(Mode::kNoTransaction, [&](PgConnection& conn) -> absl::Status {
+    GWO_ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT e.project FROM runs r JOIN experiments e ON "
+                                               "e.id = r.experiment_id WHERE r.id = $1",
+                                               {IdText(run_id)}));
+    if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("no run with id ", run_id));
+    out = r.Text(0, "project");
     return absl::OkStatus();
   }));
   return out;
@@ -230,7 +261,8 @@ absl::StatusOr<RunRecord> PgStore::GetRun(int64_t run_id) {
 
 absl::StatusOr<ExperimentRecord> PgStore::CreateExperiment(const std::string& name, const std::string& spec_yaml,
                                                            const std::string& idempotency_key,
-                                                           const std::vector<NewRun>& runs, bool* created) {
+                                                           const std::vector<NewRun>& runs, bool* created,
+                                                           const std::string& owner) {
   std::set<std::string> names;
   std::vector<std::string> run_names, variants, datasets, specs;
   std::vector<int64_t> seeds, total_steps, max_restarts, priorities, gpus, gpu_memory;
@@ -265,6 +297,13 @@ absl::StatusOr<ExperimentRecord> PgStore::CreateExperiment(const std::string& na
     priorities.push_back(run.priority);
   }
   const PgParam key = idempotency_key.empty() ? std::nullopt : PgParam(SanitizeText(idempotency_key));
+  const std::string project = runs.empty() ? "default" : runs.front().project;
+  for (const NewRun& run : runs) {
+    if (run.project != project) {
+      return absl::InvalidArgumentError(absl::StrCat("runs of one experiment in two projects (\"", project,
+                                                     "\", \"", run.project, "\")"));
+    }
+  }
   ExperimentRecord out;
   bool made = false;
   GWO_RETURN_IF_ERROR(Run(Mode::kReadWrite, [&](PgConnection& conn) -> absl::Status {
@@ -272,9 +311,11 @@ absl::StatusOr<ExperimentRecord> PgStore::CreateExperiment(const std::string& na
     // A concurrent insert of the same key makes this one wait for it to commit,
     // then do nothing; the SELECT below (a new snapshot) then sees the winner.
     GWO_ASSIGN_OR_RETURN(PgResult ins,
-                         conn.Exec("INSERT INTO experiments (name, spec_yaml, idempotency_key) VALUES ($1, $2, $3) "
+                         conn.Exec("INSERT INTO experiments (name, spec_yaml, idempotency_key, project, owner) "
+                                   "VALUES ($1, $2, $3, $4, $5) "
                                    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                                   {SanitizeText(name), SanitizeText(spec_yaml), key}));
+                                   {SanitizeText(name), SanitizeText(spec_yaml), key, SanitizeText(project),
+                                    SanitizeText(owner)}));
     int64_t id = 0;
     if (ins.rows() == 1) {
       id = ins.Int(0, "id");

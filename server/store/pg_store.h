@@ -27,9 +27,13 @@ class PgStore final : public Store {
 
   absl::StatusOr<ExperimentRecord> CreateExperiment(const std::string& name, const std::string& spec_yaml,
                                                     const std::string& idempotency_key,
-                                                    const std::vector<NewRun>& runs, bool* created) override;
+                                                    const std::vector<NewRun>& runs, bool* created,
+                                                    const std::string& owner = "") override;
   absl::StatusOr<ExperimentRecord> GetExperiment(int64_t id) override;
-  absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments(int limit) override;
+  absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments(
+      int limit, const std::optional<std::vector<std::string>>& projects = std::nullopt) override;
+  absl::StatusOr<std::string> ExperimentProject(int64_t experiment_id) override;
+  absl::StatusOr<std::string> RunProject(int64_t run_id) override;
   absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) override;
   absl::StatusOr<RunRecord> GetRun(int64_t run_id) override;
   absl::StatusOr<std::vector<AttemptOnWorker>> CancelExperiment(int64_t id) override;
@@ -74,6 +78,23 @@ class PgStore final : public Store {
                                           int limit) override;
   absl::StatusOr<LogPage> LogsAfter(int64_t run_id, int64_t after_id, int limit) override;
   absl::StatusOr<int64_t> LogIdBeforeTail(int64_t run_id, int n) override;
+
+  absl::Status Bootstrap(const std::string& admin, const std::vector<NewToken>& tokens) override;
+  absl::StatusOr<UserRecord> CreateUser(const std::string& name, Role role) override;
+  absl::StatusOr<UserRecord> GetUser(const std::string& name) override;
+  absl::StatusOr<std::vector<UserRecord>> ListUsers() override;
+  absl::StatusOr<UserRecord> UpdateUser(const std::string& name, std::optional<Role> role,
+                                        std::optional<bool> disabled) override;
+  absl::Status CreateProject(const std::string& name) override;
+  absl::StatusOr<std::vector<ProjectRecord>> ListProjects() override;
+  absl::Status SetProjectMember(const std::string& project, const std::string& user, bool member) override;
+  absl::StatusOr<TokenRecord> CreateToken(const NewToken& token) override;
+  absl::StatusOr<TokenRecord> FindToken(const std::string& lookup) override;
+  absl::StatusOr<std::vector<TokenRecord>> ListTokens(const std::string& user) override;
+  absl::StatusOr<TokenRecord> GetToken(int64_t id) override;
+  absl::StatusOr<TokenRecord> RevokeToken(int64_t id) override;
+  absl::Status AppendAudit(const AuditRecord& entry) override;
+  absl::StatusOr<std::vector<AuditRecord>> ListAudit(int limit, int64_t before_id) override;
 
  private:
   enum class Mode {
@@ -122,6 +143,14 @@ class PgStore final : public Store {
   // Output directories of the run's attempts before `attempt`, newest first.
   static absl::StatusOr<std::vector<std::string>> EarlierOutputDirs(PgConnection& conn, int64_t run_id,
                                                                     int attempt);
+  // Users matching `where` ($1 = `param`), with their projects, by name.
+  static absl::StatusOr<std::vector<UserRecord>> ReadUsers(PgConnection& conn, const std::string& where,
+                                                           const PgParam& param);
+  // Tokens matching `where` ($1 = `param`), with their users, newest first.
+  static absl::StatusOr<std::vector<TokenRecord>> ReadTokens(PgConnection& conn, const std::string& where,
+                                                             const PgParam& param);
+  static absl::Status InsertToken(PgConnection& conn, const NewToken& token);
+
   // Recomputes the run's latest_metrics from its current (not archived) points.
   static absl::Status RebuildLatestMetrics(PgConnection& conn, int64_t run_id);
 

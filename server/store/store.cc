@@ -28,6 +28,25 @@ std::optional<RunState> ParseRunState(const std::string& s) {
   return std::nullopt;
 }
 
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kViewer:
+      return "viewer";
+    case Role::kMember:
+      return "member";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "unknown";
+}
+
+std::optional<Role> ParseRole(const std::string& s) {
+  for (Role r : {Role::kViewer, Role::kMember, Role::kAdmin}) {
+    if (s == RoleName(r)) return r;
+  }
+  return std::nullopt;
+}
+
 bool IsTerminal(RunState s) { return s != RunState::kQueued && s != RunState::kRunning; }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& url, int pool_size) {

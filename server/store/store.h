@@ -42,6 +42,8 @@ struct ExperimentRecord {
   std::map<RunState, int> runs_by_state;
   absl::Time created_at;
   std::optional<absl::Time> finished_at;  // set once every run is terminal
+  std::string project = "default";  // resources.project: who may see and act on it
+  std::string owner;                // user who submitted it (empty before access control)
 };
 
 // A run to create with its experiment.
@@ -54,7 +56,7 @@ struct NewRun {
   int64_t total_steps = 0;
   int max_restarts = 3;
   int priority = 0;
-  std::string project = "default";  // fair-share group
+  std::string project = "default";  // fair-share group; the experiment's project (one for all its runs)
   int gpus = 0;                     // GPUs on one worker (0: CPU)
   int64_t gpu_memory_bytes = 0;     // per GPU (0: no requirement)
   // Names of runs of the same experiment this run waits for (a stage).
@@ -215,6 +217,65 @@ struct WorkerInfo {
   std::vector<DeviceRecord> devices;  // what the scheduler places GPU runs on
 };
 
+// --- Access ---
+enum class Role { kViewer, kMember, kAdmin };
+const char* RoleName(Role r);  // "viewer", "member", "admin"
+std::optional<Role> ParseRole(const std::string& s);
+
+struct UserRecord {
+  int64_t id = 0;
+  std::string name;
+  Role role = Role::kViewer;
+  bool disabled = false;
+  std::vector<std::string> projects;  // sorted
+  absl::Time created_at;
+};
+
+struct ProjectRecord {
+  std::string name;
+  std::vector<std::string> members;  // user names, sorted
+  absl::Time created_at;
+};
+
+enum class TokenKind { kUser, kWorker };
+
+// A token to store: only the lookup key, the salt and the hash of its secret.
+struct NewToken {
+  TokenKind kind = TokenKind::kUser;
+  std::string user;  // a user token's user; empty for a worker token
+  std::string name;
+  std::string lookup;
+  std::string salt_hex;
+  std::string hash_hex;
+  std::string created_by;
+  std::optional<absl::Time> expires_at;
+};
+
+struct TokenRecord {
+  int64_t id = 0;
+  TokenKind kind = TokenKind::kUser;
+  std::string name;
+  std::string lookup;
+  std::string salt_hex;
+  std::string hash_hex;
+  std::string created_by;
+  absl::Time created_at;
+  std::optional<absl::Time> expires_at;
+  std::optional<absl::Time> revoked_at;
+  // A user token's user as it is now (FindToken, ListTokens).
+  std::optional<UserRecord> user;
+};
+
+struct AuditRecord {
+  int64_t id = 0;  // set by the store
+  absl::Time at;   // set by the store
+  std::string actor;
+  std::string method;
+  std::string target;
+  std::string peer;
+  std::string outcome;
+};
+
 class Store {
  public:
   // Connects `pool_size` connections to `url` (a libpq conninfo or postgres:// URL).
@@ -237,10 +298,14 @@ class Store {
                                                             const std::string& spec_yaml,
                                                             const std::string& idempotency_key,
                                                             const std::vector<NewRun>& runs,
-                                                            bool* created) = 0;
+                                                            bool* created, const std::string& owner = "") = 0;
   virtual absl::StatusOr<ExperimentRecord> GetExperiment(int64_t id) = 0;
-  // Newest first.
-  virtual absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments(int limit) = 0;
+  // Newest first; with `projects`, only experiments of those projects.
+  virtual absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments(
+      int limit, const std::optional<std::vector<std::string>>& projects = std::nullopt) = 0;
+  // The project of the experiment, or of the run's experiment. NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<std::string> ExperimentProject(int64_t experiment_id) = 0;
+  virtual absl::StatusOr<std::string> RunProject(int64_t run_id) = 0;
   // Ordered by run id. NOT_FOUND for an unknown experiment.
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) = 0;
   virtual absl::StatusOr<RunRecord> GetRun(int64_t run_id) = 0;
@@ -373,6 +438,38 @@ class Store {
   // The id after which the run's last `n` lines start (0 when it has n or fewer).
   // NOT_FOUND for an unknown run.
   virtual absl::StatusOr<int64_t> LogIdBeforeTail(int64_t run_id, int n) = 0;
+
+  // --- Access: users, projects, tokens, audit (pg_store_access.cc) ---
+  // Names: users and projects 1-64 characters of [A-Za-z0-9_.-] (checked by the caller).
+  // Creates the first admin (member of the project "default") and the tokens, in one
+  // transaction, only while no user exists: ALREADY_EXISTS otherwise.
+  virtual absl::Status Bootstrap(const std::string& admin, const std::vector<NewToken>& tokens) = 0;
+  // ALREADY_EXISTS for a taken name.
+  virtual absl::StatusOr<UserRecord> CreateUser(const std::string& name, Role role) = 0;
+  // NOT_FOUND for an unknown name.
+  virtual absl::StatusOr<UserRecord> GetUser(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<UserRecord>> ListUsers() = 0;
+  // Changes what is given. NOT_FOUND for an unknown name.
+  virtual absl::StatusOr<UserRecord> UpdateUser(const std::string& name, std::optional<Role> role,
+                                                std::optional<bool> disabled) = 0;
+  // ALREADY_EXISTS for a taken name.
+  virtual absl::Status CreateProject(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<ProjectRecord>> ListProjects() = 0;
+  // Adds or removes the user's membership. NOT_FOUND for an unknown user or project.
+  virtual absl::Status SetProjectMember(const std::string& project, const std::string& user, bool member) = 0;
+  // The new token's record. NOT_FOUND for an unknown user of a user token.
+  virtual absl::StatusOr<TokenRecord> CreateToken(const NewToken& token) = 0;
+  // The token with this lookup key, its user's role, state and projects. NOT_FOUND when none.
+  virtual absl::StatusOr<TokenRecord> FindToken(const std::string& lookup) = 0;
+  // Every token (`user` empty), or the user's. Newest first.
+  virtual absl::StatusOr<std::vector<TokenRecord>> ListTokens(const std::string& user) = 0;
+  virtual absl::StatusOr<TokenRecord> GetToken(int64_t id) = 0;
+  // Marks it revoked (idempotent). NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<TokenRecord> RevokeToken(int64_t id) = 0;
+  virtual absl::Status AppendAudit(const AuditRecord& entry) = 0;
+  // Newest first, entries with id < before_id (0: from the newest), at most `limit`.
+  virtual absl::StatusOr<std::vector<AuditRecord>> ListAudit(int limit, int64_t before_id) = 0;
+
  protected:
   std::function<void(const absl::Status&)> error_hook_;
 };

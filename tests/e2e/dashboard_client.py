@@ -1,7 +1,8 @@
 """A dashboard written from the .proto files alone: the client is generated from
 proto/ into a temporary directory by the calling script (no gwo code is imported).
 
-Usage: dashboard_client.py GEN_DIR COORDINATOR_ADDR EXPERIMENT_ID
+Usage: GWO_TOKEN=gwo_... dashboard_client.py GEN_DIR COORDINATOR_ADDR EXPERIMENT_ID
+Every call carries the token as "authorization: Bearer <token>", as any client must.
 It follows the experiment's first run with StreamMetrics from the moment the
 experiment was submitted, waits for every run to finish, then lists experiments,
 fetches the report and a downsampled series, and checks what came back. Prints
@@ -31,7 +32,23 @@ def check(name, ok, detail=""):
     failed += 0 if ok else 1
 
 
-channel = grpc.insecure_channel(ADDR)
+class Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds the token to every call."""
+
+    def __init__(self, token):
+        self.header = ("authorization", "Bearer " + token)
+
+    def _with_token(self, details):
+        return details._replace(metadata=list(details.metadata or []) + [self.header])
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+
+channel = grpc.intercept_channel(grpc.insecure_channel(ADDR), Bearer(os.environ["GWO_TOKEN"]))
 experiments = experiments_pb2_grpc.ExperimentServiceStub(channel)
 metrics = metrics_pb2_grpc.MetricServiceStub(channel)
 reports = reports_pb2_grpc.ReportServiceStub(channel)

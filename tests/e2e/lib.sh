@@ -1,7 +1,8 @@
 # What every end-to-end script shares: sourced after BIN (the build's bin folder) is set.
 #
-#   e2e_begin PREFIX            TMP (a fresh folder /tmp/PREFIX-XXXXXX), PIDS, the pass/fail
-#                               counters and the exit trap that stops PIDS and removes TMP
+#   e2e_begin PREFIX            TMP (a fresh folder /tmp/PREFIX-XXXXXX), GWO_CONFIG (in TMP),
+#                               PIDS, the pass/fail counters and the exit trap that stops PIDS
+#                               and removes TMP
 #   check NAME COMMAND...       runs COMMAND; counts and prints PASS or FAIL
 #   e2e_logs                    the last E2E_LOG_LINES (40) lines of every $TMP/*.log
 #   die MESSAGE                 FATAL, the logs, the counts with one more failure; exit 1
@@ -18,6 +19,9 @@
 e2e_begin() {
   TMP=$(mktemp -d "/tmp/$1-XXXXXX")
   chmod 755 "$TMP"
+  # The coordinator's first start writes its admin and worker tokens here; gwoctl and
+  # gwo-worker read them (never the user's own config).
+  export GWO_CONFIG="$TMP/gwo-config.json"
   PIDS=()
   passed=0
   failed=0

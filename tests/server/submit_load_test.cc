@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/client_config.h"
 #include "common/subprocess.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -58,13 +60,23 @@ TEST_F(SubmitLoadTest, ThousandSubmissionsFromTwentyClientsWithRetriesMakeExactl
   ASSERT_NE(bin, nullptr) << "GWO_BIN_DIR is set by ctest";
   const std::string corpus = absl::StrCat("/tmp/gwo-submit-load-", getpid(), ".txt");
   std::ofstream(corpus) << "text\n";
+  // The first start writes its admin token to this config (not the user's own).
+  const std::string config = absl::StrCat("/tmp/gwo-submit-load-", getpid(), ".json");
+  setenv("GWO_CONFIG", config.c_str(), 1);
   SpawnOptions o;
-  o.argv = {absl::StrCat(bin, "/gwo-coordinator"), "--listen", "127.0.0.1:0", "--database_url", server()->url()};
+  // 1,100 calls from one admin in a few seconds: above the default rate limit.
+  o.argv = {absl::StrCat(bin, "/gwo-coordinator"), "--listen", "127.0.0.1:0", "--database_url", server()->url(),
+            "--rate_limit", "100000", "--rate_burst", "100000"};
   o.capture_output = true;
   absl::StatusOr<Subprocess> child = Subprocess::Spawn(o);
   ASSERT_TRUE(child.ok()) << child.status();
   const std::string address = WaitForAddress(*child, absl::Seconds(30));
   ASSERT_FALSE(address.empty());
+  absl::StatusOr<ClientConfig> saved = LoadClientConfig(config);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  const std::string token = saved->coordinators[address].token;
+  ASSERT_FALSE(token.empty()) << "the first start wrote no admin token for " << address;
+  std::remove(config.c_str());
   // Keep draining its log so that it never blocks on a full pipe.
   const int log_fd = child->output_fd();
   std::thread drain([log_fd] {
@@ -87,6 +99,7 @@ TEST_F(SubmitLoadTest, ThousandSubmissionsFromTwentyClientsWithRetriesMakeExactl
     req.set_idempotency_key(key);
     gwo::v1::SubmitExperimentResponse resp;
     grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     grpc::Status s = stub->SubmitExperiment(&ctx, req, &resp);
     if (!s.ok()) {

@@ -69,7 +69,8 @@ void Agent::Run() {
 
 void Agent::Serve() {
   auto channel = MakeCoordinatorChannel(
-      options_.coordinator, options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials());
+      options_.coordinator, options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
+      options_.token);
   auto stub = gwo::v1::WorkerService::NewStub(channel);
   // The stream lives as long as the worker, so it has no deadline; liveness is
   // checked by heartbeats (ours) and the coordinator's lease.

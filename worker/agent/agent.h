@@ -46,6 +46,7 @@ struct AgentOptions {
   AgentObserver* observer = nullptr;  // not owned; may be null
   // How the stream to the coordinator is secured; null: plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string token;  // worker token sent with the stream (gwow_...); empty: none (client certificate)
 };
 
 class Agent {

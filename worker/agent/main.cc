@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "common/log.h"
 #include "common/metrics/http_server.h"
 #include "common/signals.h"
+#include "common/client_config.h"
 #include "common/tls.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/devices.h"
@@ -24,6 +26,9 @@
 
 ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
 ABSL_FLAG(std::string, tls_ca, "", "PEM CA that signed the coordinator's certificate: connect over TLS");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding the worker token (gwow_...); default $GWO_WORKER_TOKEN, else the worker_token the "
+          "coordinator's first start wrote to the user's gwo config for this coordinator");
 ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate, for a coordinator with --tls_client_ca");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, name, "", "worker name (unique); default: the host name");

@@ -10,7 +10,9 @@
 #include "gtest/gtest.h"
 #include "gwo/v1/metrics.grpc.pb.h"
 #include "gwo/v1/reports.grpc.pb.h"
+#include "server/access/access_control.h"
 #include "server/coordinator.h"
+#include "server/rpc/access_gate.h"
 #include "server/rpc/metric_service.h"
 #include "server/rpc/report_service.h"
 #include "tests/server/store/postgres_fixture.h"
@@ -26,8 +28,14 @@ class ReportRpcTest : public PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     core_ = std::make_unique<Coordinator>(store_.get(), CoordinatorOptions{});
-    metrics_ = std::make_unique<MetricServiceImpl>(core_.get());
-    reports_ = std::make_unique<ReportServiceImpl>(core_.get());
+    access_ = std::make_unique<AccessControl>(store_.get());
+    gate_ = std::make_unique<AccessGate>(access_.get());
+    metrics_ = std::make_unique<MetricServiceImpl>(core_.get(), gate_.get());
+    reports_ = std::make_unique<ReportServiceImpl>(core_.get(), gate_.get());
+    ASSERT_TRUE(access_->BootstrapIfEmpty([&](const BootstrapTokens& t) {
+                  token_ = t.admin_token;
+                  return absl::OkStatus();
+                }).value());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -45,6 +53,7 @@ class ReportRpcTest : public PostgresTest {
 
   std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 20) {
     auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + token_);
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
     return ctx;
   }
@@ -58,6 +67,9 @@ class ReportRpcTest : public PostgresTest {
   }
 
   std::unique_ptr<Coordinator> core_;
+  std::unique_ptr<AccessControl> access_;
+  std::unique_ptr<AccessGate> gate_;
+  std::string token_;  // the admin's
   std::unique_ptr<MetricServiceImpl> metrics_;
   std::unique_ptr<ReportServiceImpl> reports_;
   std::unique_ptr<grpc::Server> server_;
