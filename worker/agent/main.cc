@@ -63,10 +63,27 @@ int main(int argc, char** argv) {
   sigset_t stop_signals = gwo::BlockStopSignals();  // taken by the signal thread below
 
   gwo::worker::AgentOptions o;
+  const std::string config_path = gwo::ClientConfigPath();
+  absl::StatusOr<gwo::ClientConfig> config = gwo::LoadClientConfig(config_path);
+  if (!config.ok()) {
+    std::cerr << "gwo-worker: error: " << config.status().message() << "\n";
+    return 2;
+  }
   o.coordinator = absl::GetFlag(FLAGS_coordinator);
   if (o.coordinator.empty()) {
     const char* env = std::getenv("GWO_COORDINATOR");
-    o.coordinator = env != nullptr && *env != '\0' ? env : "127.0.0.1:7070";
+    o.coordinator = env != nullptr && *env != '\0' ? env : !config->current.empty() ? config->current : "127.0.0.1:7070";
+  }
+  if (const std::string file = absl::GetFlag(FLAGS_token_file); !file.empty()) {
+    std::ifstream in(file);
+    if (!(in >> o.token)) {
+      std::cerr << "gwo-worker: error: --token_file " << file << ": cannot read a token from it\n";
+      return 2;
+    }
+  } else if (const char* env = std::getenv("GWO_WORKER_TOKEN"); env != nullptr && *env != '\0') {
+    o.token = env;
+  } else if (auto it = config->coordinators.find(o.coordinator); it != config->coordinators.end()) {
+    o.token = it->second.worker_token;
   }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = gwo::MakeChannelCredentials(
       {absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key)});
