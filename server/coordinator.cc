@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "server/path_roots.h"
 #include "server/scheduler.h"
 #include "server/stages.h"
 #include "server/submit_check.h"
@@ -27,6 +28,7 @@ absl::StatusOr<SubmitResult> Coordinator::Submit(const std::string& yaml, const 
     }
     GWO_RETURN_IF_ERROR(by.check(spec.resources.project, from_runs));
   }
+  GWO_RETURN_IF_ERROR(CheckSpecPaths(spec, options_.path_roots, name));
   GWO_RETURN_IF_ERROR(CheckCorpora(spec, name));
   GWO_RETURN_IF_ERROR(ResolveInitFromRun(*store_, name, &spec.model));
   for (spec::Variant& variant : spec.variants) {

@@ -62,6 +62,9 @@ struct CoordinatorOptions {
   std::map<std::string, double> project_weights;
   // Told about dispatches, ingested metrics and finished attempts; not owned; may be null.
   CoordinatorObserver* observer = nullptr;
+  // Paths a submitted spec may name lie beneath these (server/path_roots.h); empty:
+  // anywhere (gwo-coordinator's --path_roots defaults to DefaultPathRoots()).
+  std::vector<std::string> path_roots;
 };
 
 // A queued run as `gwoctl queue` shows it (see Coordinator::Queue).

@@ -22,6 +22,7 @@
 #include "common/signals.h"
 #include "grpcpp/grpcpp.h"
 #include "server/coordinator.h"
+#include "server/path_roots.h"
 #include "server/access/access_control.h"
 #include "server/rpc/access_gate.h"
 #include "server/rpc/access_service.h"
@@ -61,6 +62,9 @@ constexpr char kDefaultHttpListen[] = "127.0.0.1:9180";
 ABSL_FLAG(std::string, http_listen, kDefaultHttpListen,
           "HTTP address of /metrics, /healthz and /readyz (host:port; port 0 picks one; empty: none). "
           "If the default address is taken the coordinator runs without it; another address must work");
+ABSL_FLAG(std::vector<std::string>, path_roots, {},
+          "directories the paths in a submitted spec (datasets, tokenizers, init checkpoints, teachers) must lie "
+          "beneath (comma-separated; \"/\": anywhere); default: the corpora directory, /usr/lib, /usr/share");
 ABSL_FLAG(double, rate_limit, 200, "requests per second each user (or worker token) may send, sustained");
 ABSL_FLAG(double, rate_burst, 400, "requests each user may send at once above --rate_limit");
 ABSL_FLAG(int, max_streams_per_user, 64, "open metric, log and generation streams per user");
@@ -141,6 +145,11 @@ int main(int argc, char** argv) {
       return Fail(absl::StrCat("--project_weights: expected PROJECT=WEIGHT (WEIGHT > 0), got \"", item, "\""));
     }
     options.project_weights[kv.first] = weight;
+  }
+  options.path_roots = absl::GetFlag(FLAGS_path_roots);
+  if (options.path_roots.empty()) options.path_roots = gwo::server::DefaultPathRoots();
+  for (const std::string& root : options.path_roots) {
+    if (root.empty() || root[0] != '/') return Fail(absl::StrCat("--path_roots: \"", root, "\" is not an absolute path"));
   }
   gwo::server::Coordinator core(store->get(), options);
   telemetry.Watch(&core);

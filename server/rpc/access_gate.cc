@@ -129,6 +129,15 @@ absl::StatusOr<std::unique_ptr<StreamPass>> StreamPass::Open(AccessControl* acce
 
 StreamPass::~StreamPass() { access_->ReleaseStream(principal_.Actor()); }
 
+absl::Status StreamPass::StillValid() const {
+  if (!principal_.is_worker() && absl::Now() - opened_ > kMaxUserStreamLifetime) {
+    return absl::DeadlineExceededError(absl::StrCat("a stream lasts at most ",
+                                                    absl::FormatDuration(kMaxUserStreamLifetime),
+                                                    " on this coordinator; open a new one"));
+  }
+  return access_->StillValid(principal_);
+}
+
 void AccessGate::Audit(grpc::ServerContextBase* ctx, const Principal* p, std::string_view method,
                        const std::string& target, const absl::Status& outcome) {
   AuditRecord e;

@@ -66,7 +66,11 @@ class AccessGate {
 
 // An open stream's slot among its caller's streams (given back when destroyed) and
 // its right to go on: streams ask StillValid() on every turn, so a token revoked or
-// a user disabled through this coordinator ends them within a second.
+// a user disabled through this coordinator ends them within a second, and a user's
+// stream ends (DEADLINE_EXCEEDED) after kMaxUserStreamLifetime whatever its client's
+// deadline: a server-side deadline (workers' streams last as long as the worker).
+inline constexpr absl::Duration kMaxUserStreamLifetime = absl::Hours(24);
+
 class StreamPass {
  public:
   // RESOURCE_EXHAUSTED when the caller has its limit of streams open.
@@ -75,13 +79,14 @@ class StreamPass {
   StreamPass(const StreamPass&) = delete;
   StreamPass& operator=(const StreamPass&) = delete;
 
-  absl::Status StillValid() const { return access_->StillValid(principal_); }
+  absl::Status StillValid() const;
   const Principal& principal() const { return principal_; }
 
  private:
   StreamPass(AccessControl* access, Principal principal) : access_(access), principal_(std::move(principal)) {}
   AccessControl* const access_;
   const Principal principal_;
+  const absl::Time opened_ = absl::Now();
 };
 
 }  // namespace gwo::server

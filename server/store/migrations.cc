@@ -54,8 +54,12 @@ absl::StatusOr<int> AppliedSchemaVersion(PgConnection& conn) {
 }
 
 absl::Status ApplyMigrations(PgConnection& conn) {
+  // A migration of a large database, or waiting for another coordinator's, may take
+  // longer than the statement timeout of the other calls.
+  GWO_RETURN_IF_ERROR(conn.Exec("SET statement_timeout = 0").status());
   GWO_RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_lock($1::int8)", {kMigrationLockKey}).status());
   absl::Status st = ApplyMissing(conn);
+  conn.Exec("RESET statement_timeout").IgnoreError();
   // The lock is a session lock: it also goes away if the connection was lost.
   absl::Status unlock = conn.Exec("SELECT pg_advisory_unlock($1::int8)", {kMigrationLockKey}).status();
   return st.ok() ? unlock : st;

@@ -18,6 +18,7 @@ namespace gwo::server {
 namespace {
 
 // Waits at most this long for a TCP connection unless the URL says otherwise.
+constexpr char kStatementTimeoutOption[] = "-c statement_timeout=60s";
 constexpr char kConnectTimeoutSeconds[] = "10";
 // Waits at most this long for a free pooled connection.
 constexpr absl::Duration kAcquireTimeout = absl::Seconds(10);
@@ -169,8 +170,10 @@ std::string SanitizeText(const std::string& s) {
 
 absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url) {
   // Values in `url` override the defaults listed before it (expand_dbname).
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {kConnectTimeoutSeconds, "gwo-coordinator", url.c_str(), nullptr};
+  // A server-side deadline on every statement: no call holds a connection (or a lock)
+  // for longer, whatever its client's deadline (migrations lift it for themselves).
+  const char* keys[] = {"connect_timeout", "application_name", "options", "dbname", nullptr};
+  const char* values[] = {kConnectTimeoutSeconds, "gwo-coordinator", kStatementTimeoutOption, url.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn == nullptr) return absl::UnavailableError("PostgreSQL: out of memory while connecting");
   PQsetNoticeReceiver(conn, &ForwardNotice, nullptr);

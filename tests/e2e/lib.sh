@@ -7,7 +7,8 @@
 #   e2e_logs                    the last E2E_LOG_LINES (40) lines of every $TMP/*.log
 #   die MESSAGE                 FATAL, the logs, the counts with one more failure; exit 1
 #   start_coordinator FLAG...   gwo-coordinator on 127.0.0.1:$E2E_COORD_PORT (default 0: any)
-#                               with its data under $TMP/data, output in $TMP/coordinator.out
+#                               with its data under $TMP/data, spec paths allowed under $TMP
+#                               and the default roots, output in $TMP/coordinator.out
 #                               (this start's) and .log (all starts'); waits until it listens;
 #                               sets COORD_PID and ADDR and exports GWO_COORDINATOR
 #   start_worker LOG FLAG...    gwo-worker FLAG..., output in $TMP/LOG.{out,log}; sets WORKER_PID
@@ -68,7 +69,9 @@ die() {
 }
 
 start_coordinator() {  # start_coordinator FLAG...  (port: E2E_COORD_PORT, default any)
-  "$BIN/gwo-coordinator" --listen "127.0.0.1:${E2E_COORD_PORT:-0}" --data-dir "$TMP/data" "$@" \
+  # Job files may name files under TMP, as well as the default roots' system data.
+  "$BIN/gwo-coordinator" --listen "127.0.0.1:${E2E_COORD_PORT:-0}" --data-dir "$TMP/data" \
+    --path_roots "$TMP,/usr/lib,/usr/share,${GWO_CORPORA_DIR:-$HOME/.cache/gwo/corpora}" "$@" \
     >"$TMP/coordinator.out" 2>>"$TMP/coordinator.log" &
   COORD_PID=$!
   PIDS+=("$COORD_PID")

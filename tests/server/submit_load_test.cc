@@ -66,7 +66,7 @@ TEST_F(SubmitLoadTest, ThousandSubmissionsFromTwentyClientsWithRetriesMakeExactl
   SpawnOptions o;
   // 1,100 calls from one admin in a few seconds: above the default rate limit.
   o.argv = {absl::StrCat(bin, "/gwo-coordinator"), "--listen", "127.0.0.1:0", "--database_url", server()->url(),
-            "--rate_limit", "100000", "--rate_burst", "100000"};
+            "--rate_limit", "100000", "--rate_burst", "100000", "--path_roots", "/tmp"};
   o.capture_output = true;
   absl::StatusOr<Subprocess> child = Subprocess::Spawn(o);
   ASSERT_TRUE(child.ok()) << child.status();
