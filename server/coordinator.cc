@@ -20,19 +20,12 @@ absl::StatusOr<SubmitResult> Coordinator::Submit(const std::string& yaml, const 
                                                  const std::string& scale, const Submitter& by) {
   const std::string name = file_name.empty() ? "<submitted>" : file_name;
   GWO_ASSIGN_OR_RETURN(spec::ExperimentSpec spec, spec::ParseExperimentSpec(yaml, name, scale));
-  if (by.check) {
-    std::vector<int64_t> from_runs;
-    if (spec.model.init_from_run != 0) from_runs.push_back(spec.model.init_from_run);
-    for (const spec::Variant& variant : spec.variants) {
-      if (variant.training.distill.teacher_from_run != 0) from_runs.push_back(variant.training.distill.teacher_from_run);
-    }
-    GWO_RETURN_IF_ERROR(by.check(spec.resources.project, from_runs));
-  }
+  if (by.may_submit_to) GWO_RETURN_IF_ERROR(by.may_submit_to(spec.resources.project));
   GWO_RETURN_IF_ERROR(CheckSpecPaths(spec, options_.path_roots, name));
   GWO_RETURN_IF_ERROR(CheckCorpora(spec, name));
-  GWO_RETURN_IF_ERROR(ResolveInitFromRun(*store_, name, &spec.model));
+  GWO_RETURN_IF_ERROR(ResolveInitFromRun(*store_, name, &spec.model, by.may_read_run));
   for (spec::Variant& variant : spec.variants) {
-    GWO_RETURN_IF_ERROR(ResolveTeacherFromRun(*store_, name, &variant.training.distill));
+    GWO_RETURN_IF_ERROR(ResolveTeacherFromRun(*store_, name, &variant.training.distill, by.may_read_run));
   }
 
   std::vector<NewRun> runs;

@@ -96,12 +96,14 @@ struct SubmitResult {
 using AttemptKey = std::pair<int64_t, int>;  // (run id, attempt)
 
 // Who submits: recorded as the experiment's owner, and asked whether it may submit
-// to the spec's project and read the runs the spec trains from (model.init.from_run,
-// training.distill.teacher.from_run) before anything is resolved or stored.
+// to the spec's project (before anything is resolved or stored) and whether it may
+// read each run the spec trains from (model.init.from_run,
+// training.distill.teacher.from_run; a run it may not read is "no run with id N").
 struct Submitter {
   std::string user;
   // Empty: no check (the core's own callers and tests).
-  std::function<absl::Status(const std::string& project, const std::vector<int64_t>& from_runs)> check;
+  std::function<absl::Status(const std::string& project)> may_submit_to;
+  std::function<bool(int64_t run_id)> may_read_run;
 };
 
 class Coordinator {

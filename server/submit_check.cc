@@ -50,9 +50,11 @@ namespace {
 
 // The checkpoint path of succeeded run `id`; `where` prefixes errors.
 absl::StatusOr<std::string> SucceededRunCheckpoint(Store& store, const std::string& where, int64_t id,
-                                                   const std::string& which) {
+                                                   const std::string& which,
+                                                   const std::function<bool(int64_t)>& visible) {
   absl::StatusOr<RunRecord> run = store.GetRun(id);
-  if (absl::IsNotFound(run.status())) {
+  // Another project's run is answered like one that does not exist.
+  if (absl::IsNotFound(run.status()) || (run.ok() && visible && !visible(id))) {
     return absl::InvalidArgumentError(absl::StrCat(where, "no run with id ", id));
   }
   if (!run.ok()) return run.status();
@@ -68,24 +70,26 @@ absl::StatusOr<std::string> SucceededRunCheckpoint(Store& store, const std::stri
 
 }  // namespace
 
-absl::Status ResolveInitFromRun(Store& store, const std::string& file_name, spec::ModelSpec* model) {
+absl::Status ResolveInitFromRun(Store& store, const std::string& file_name, spec::ModelSpec* model,
+                                const std::function<bool(int64_t)>& visible) {
   if (model->init_from_run == 0) return absl::OkStatus();
   const std::string where = absl::StrCat(file_name, ":", model->init_location.line, ":",
                                          model->init_location.column, ": model.init.from_run: ");
   absl::StatusOr<std::string> path =
-      SucceededRunCheckpoint(store, where, model->init_from_run, model->init_checkpoint);
+      SucceededRunCheckpoint(store, where, model->init_from_run, model->init_checkpoint, visible);
   if (!path.ok()) return path.status();
   model->init = *path;
   return absl::OkStatus();
 }
 
-absl::Status ResolveTeacherFromRun(Store& store, const std::string& file_name, spec::DistillSpec* distill) {
+absl::Status ResolveTeacherFromRun(Store& store, const std::string& file_name, spec::DistillSpec* distill,
+                                   const std::function<bool(int64_t)>& visible) {
   if (distill->teacher_from_run == 0) return absl::OkStatus();
   const std::string where = absl::StrCat(file_name, ":", distill->teacher_location.line, ":",
                                          distill->teacher_location.column,
                                          ": training.distill.teacher.from_run: ");
   absl::StatusOr<std::string> path =
-      SucceededRunCheckpoint(store, where, distill->teacher_from_run, distill->teacher_checkpoint);
+      SucceededRunCheckpoint(store, where, distill->teacher_from_run, distill->teacher_checkpoint, visible);
   if (!path.ok()) return path.status();
   distill->teacher = *path;
   return absl::OkStatus();

@@ -1,6 +1,7 @@
 #include "server/access/access_control.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -46,7 +47,7 @@ absl::StatusOr<Principal> AccessControl::Authenticate(absl::string_view authoriz
   const absl::string_view text = absl::StripAsciiWhitespace(authorization.substr(kBearer.size()));
   absl::StatusOr<ParsedToken> parsed = ParseToken(std::string_view(text.data(), text.size()));
   if (!parsed.ok()) return Unauthenticated(parsed.status().message());
-  absl::StatusOr<TokenRecord> stored = store_->FindToken(parsed->lookup);
+  absl::StatusOr<TokenRecord> stored = StoredToken(parsed->lookup);
   if (absl::IsNotFound(stored.status())) return Unauthenticated("unknown token");
   if (!stored.ok()) return absl::UnavailableError(absl::StrCat("cannot check the token: ", stored.status().message()));
   // The same answer for a wrong secret as for an unknown lookup key.
@@ -74,6 +75,21 @@ absl::StatusOr<Principal> AccessControl::Authenticate(absl::string_view authoriz
   return p;
 }
 
+absl::StatusOr<TokenRecord> AccessControl::StoredToken(const std::string& lookup) {
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = cache_.find(lookup);
+    if (it != cache_.end() && now - it->second.fetched < kTokenCacheTtl) return it->second.token;
+  }
+  absl::StatusOr<TokenRecord> stored = store_->FindToken(lookup);
+  if (!stored.ok()) return stored;
+  absl::MutexLock lock(&mu_);
+  if (cache_.size() > 10000) cache_.clear();  // bounded; refilled on demand
+  cache_[lookup] = Cached{*stored, now};
+  return stored;
+}
+
 absl::Status AccessControl::StillValid(const Principal& p) const {
   if (p.expires_at.has_value() && *p.expires_at <= absl::Now()) {
     return absl::UnauthenticatedError(absl::StrCat("token ", p.token_name, " expired"));
@@ -95,11 +111,18 @@ absl::Status AccessControl::StillValid(const Principal& p) const {
 void AccessControl::NoteRevoked(int64_t token_id) {
   absl::MutexLock lock(&mu_);
   revoked_.insert(token_id);
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    it = it->second.token.id == token_id ? cache_.erase(it) : std::next(it);
+  }
 }
 
 void AccessControl::NoteUserChanged(const std::string& user) {
   absl::MutexLock lock(&mu_);
   user_changed_[user] = absl::Now();
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    const bool theirs = it->second.token.user.has_value() && it->second.token.user->name == user;
+    it = theirs ? cache_.erase(it) : std::next(it);
+  }
 }
 
 absl::Status AccessControl::AdmitRequest(const std::string& actor) {

@@ -48,6 +48,8 @@ struct Principal {
   bool CanWrite(const std::string& project) const;
 };
 
+inline constexpr absl::Duration kTokenCacheTtl = absl::Seconds(5);
+
 struct AccessLimits {
   double requests_per_s = 200;   // per caller, sustained
   double request_burst = 400;    // per caller, at once
@@ -66,7 +68,11 @@ class AccessControl {
  public:
   AccessControl(Store* store, AccessLimits limits = {});
 
-  // The caller of an "authorization" header value ("Bearer <token>"). UNAUTHENTICATED
+  // The caller of an "authorization" header value ("Bearer <token>"). The stored token
+  // and its user are remembered for kTokenCacheTtl (the secret is checked against the
+  // stored hash on every call; revocations and user changes made through this
+  // coordinator drop the entry at once, those of another coordinator sharing the
+  // database take effect within the TTL). UNAUTHENTICATED
   // for a missing, malformed, unknown, wrong, expired or revoked token or a disabled
   // user (the message says which, and how to get a token); UNAVAILABLE when the
   // database cannot be asked.
@@ -99,6 +105,13 @@ class AccessControl {
     double tokens = 0;
     absl::Time refilled;
   };
+  struct Cached {
+    TokenRecord token;
+    absl::Time fetched;
+  };
+  // The stored token of `lookup`: cached, or read from the store.
+  absl::StatusOr<TokenRecord> StoredToken(const std::string& lookup);
+
   Store* const store_;
   const AccessLimits limits_;
   mutable absl::Mutex mu_;
@@ -107,6 +120,7 @@ class AccessControl {
   std::map<std::string, absl::Time> user_changed_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);  // by lookup key
 };
 
 // 1-64 characters of [A-Za-z0-9_.-]: user and project names (as resources.project).

@@ -21,11 +21,8 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::SubmitExperiment(grpc::Callback
   if (!p.ok()) return Done(ctx, p.status());
   Submitter by;
   by.user = p->user;
-  by.check = [&](const std::string& project, const std::vector<int64_t>& from_runs) -> absl::Status {
-    GWO_RETURN_IF_ERROR(gate_->CheckProject(*p, project, /*write=*/true));
-    for (int64_t run : from_runs) GWO_RETURN_IF_ERROR(gate_->CheckRun(*p, run, /*write=*/false));
-    return absl::OkStatus();
-  };
+  by.may_submit_to = [&](const std::string& project) { return gate_->CheckProject(*p, project, /*write=*/true); };
+  by.may_read_run = [&](int64_t run) { return gate_->CheckRun(*p, run, /*write=*/false).ok(); };
   absl::StatusOr<SubmitResult> r = core_->Submit(req->spec_yaml(), req->file_name(), req->idempotency_key(),
                                                 req->scale(), by);
   // A retry finds its experiment; someone else's key is not theirs to see.

@@ -435,6 +435,26 @@ TEST_F(AccessMatrixTest, AnotherProjectsExperimentsAreNotListedAndItsIdsLookUnkn
   EXPECT_EQ(theirs.error_message(), absl::StrCat("no experiment with id ", beta));
 }
 
+TEST_F(AccessMatrixTest, ASpecCannotTrainFromAnotherProjectsRun) {
+  const int64_t beta = NewExperiment("beta", {"b1"});
+  const int64_t theirs = runs_.back();
+  (void)beta;
+  auto submit = [&](int64_t from_run) {
+    gwo::v1::SubmitExperimentRequest req;
+    req.set_file_name("job.yaml");
+    req.set_spec_yaml(absl::StrCat("name: s\nresources: {project: alpha}\ndatasets: [{name: d, path: ", corpus_,
+                                   "}]\nmodel: {init: {from_run: ", from_run, "}}\n"));
+    gwo::v1::SubmitExperimentResponse resp;
+    return gwo::v1::ExperimentService::NewStub(channel_)->SubmitExperiment(Ctx(member_).get(), req, &resp);
+  };
+  grpc::Status s = submit(theirs);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr(absl::StrCat("model.init.from_run: no run with id ", theirs)));
+  grpc::Status none = submit(theirs + 1000);
+  EXPECT_EQ(none.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(none.error_message(), HasSubstr(absl::StrCat("model.init.from_run: no run with id ", theirs + 1000)));
+}
+
 TEST_F(AccessMatrixTest, RevokingATokenEndsItsOpenStreamAtOnce) {
   const std::string token = Token("ana", std::nullopt);
   gwo::v1::StreamMetricsRequest req;

@@ -39,6 +39,7 @@ TEST_F(QueueTest, SnapshotCarriesResourcesAndDependencies) {
   base.gpus = 2;
   base.gpu_memory_bytes = int64_t{40} << 30;
   NewRun stage = MakeRun("stage");
+  stage.project = "vision";  // an experiment's runs share its project
   stage.depends_on = {"base"};
   const ExperimentRecord e = Create({base, stage});
   absl::StatusOr<QueueSnapshot> q = store_->ReadQueue();
