@@ -20,7 +20,9 @@
 #include "common/tls.h"
 #include "common/metrics/http_server.h"
 #include "common/signals.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "server/coordinator.h"
 #include "server/path_roots.h"
 #include "server/access/access_control.h"
@@ -65,6 +67,9 @@ ABSL_FLAG(std::string, http_listen, kDefaultHttpListen,
 ABSL_FLAG(std::vector<std::string>, path_roots, {},
           "directories the paths in a submitted spec (datasets, tokenizers, init checkpoints, teachers) must lie "
           "beneath (comma-separated; \"/\": anywhere); default: the corpora directory, /usr/lib, /usr/share");
+ABSL_FLAG(bool, new_admin_token, false,
+          "make a new token for the user admin (an enabled admin again) and write it to this user's gwo config: "
+          "the way back in when every admin token is lost");
 ABSL_FLAG(double, rate_limit, 200, "requests per second each user (or worker token) may send, sustained");
 ABSL_FLAG(double, rate_burst, 400, "requests each user may send at once above --rate_limit");
 ABSL_FLAG(int, max_streams_per_user, 64, "open metric, log and generation streams per user");
@@ -175,6 +180,10 @@ int main(int argc, char** argv) {
                                          /*require_client_certificate=*/!tls.client_ca.empty());
   gwo::server::GenerationServiceImpl generation(core.store(), &generation_router, &gate);
 
+  // Standard probes and clients: grpc.health.v1 (serving while the database answers,
+  // like /readyz) and server reflection. Both answer without a token.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen), *credentials, &port);
@@ -222,6 +231,8 @@ int main(int argc, char** argv) {
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("cannot listen on ", absl::GetFlag(FLAGS_listen), " (address in use?)"));
   }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus(false);  // until the first admin exists and the line below is printed
   std::string host = absl::GetFlag(FLAGS_listen);
   host = host.substr(0, host.rfind(':'));
   // First start: an admin and a worker token, written to this user's gwo config
@@ -242,16 +253,30 @@ int main(int argc, char** argv) {
     if (*created) {
       std::cout << "gwo-coordinator: first start: created user admin; its token and a worker token for " << address
                 << " are in " << config_path << " (0600)" << std::endl;
+    } else if (absl::GetFlag(FLAGS_new_admin_token)) {
+      absl::StatusOr<std::string> token = access.IssueAdminToken();
+      absl::Status saved = token.status();
+      if (saved.ok()) {
+        saved = gwo::UpdateClientConfig(config_path, [&](gwo::ClientConfig& c) {
+          c.coordinators[address].token = *token;
+          if (c.current.empty()) c.current = address;
+        });
+      }
+      if (!saved.ok()) return Fail(absl::StrCat("--new_admin_token: ", saved.message()));
+      std::cout << "gwo-coordinator: a new token of user admin for " << address << " is in " << config_path
+                << " (0600)" << std::endl;
     }
   }
   // Tests and scripts wait for this line.
   std::cout << "gwo-coordinator listening on " << host << ":" << port << " (" << database_desc << ")" << std::endl;
   serving = true;
+  health->SetServingStatus(true);
 
   std::atomic<bool> stopping{false};
   std::thread sweeper([&] {
-    while (!stopping.load()) {
+    for (int turn = 0; !stopping.load(); ++turn) {
       core.Sweep();
+      if (turn % 2 == 0) health->SetServingStatus(store->get()->SchemaVersion().ok());
       for (int i = 0; i < 10 && !stopping.load(); ++i) usleep(100 * 1000);
     }
   });
@@ -262,6 +287,7 @@ int main(int argc, char** argv) {
   stopping = true;
   serving = false;
   sweeper.join();
+  health->SetServingStatus(false);
   core.DisconnectAll("coordinator shutting down");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server.reset();

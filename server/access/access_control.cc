@@ -183,6 +183,24 @@ absl::StatusOr<bool> AccessControl::BootstrapIfEmpty(
   return true;
 }
 
+absl::StatusOr<std::string> AccessControl::IssueAdminToken() {
+  constexpr char kAdmin[] = "admin";
+  absl::StatusOr<UserRecord> user = store_->GetUser(kAdmin);
+  if (absl::IsNotFound(user.status())) user = store_->CreateUser(kAdmin, Role::kAdmin);
+  if (!user.ok()) return user.status();
+  if (user->role != Role::kAdmin || user->disabled) {
+    user = store_->UpdateUser(kAdmin, Role::kAdmin, false);
+    if (!user.ok()) return user.status();
+    NoteUserChanged(kAdmin);
+  }
+  absl::StatusOr<IssuedToken> token =
+      IssueToken(TokenKind::kUser, kAdmin, "recovery admin", "gwo-coordinator --new_admin_token", std::nullopt);
+  if (!token.ok()) return token.status();
+  absl::StatusOr<TokenRecord> stored = store_->CreateToken(token->record);
+  if (!stored.ok()) return stored.status();
+  return token->text;
+}
+
 absl::Status CheckAccessName(const std::string& name, const char* what) {
   bool plain = !name.empty() && name.size() <= 64;
   for (char c : name) {

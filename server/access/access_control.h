@@ -98,6 +98,11 @@ class AccessControl {
   // when users exist (nothing is made).
   absl::StatusOr<bool> BootstrapIfEmpty(const std::function<absl::Status(const BootstrapTokens&)>& save_first);
 
+  // A new token for the user "admin" (made an enabled admin, created if missing): the
+  // way back in when every admin token is lost (gwo-coordinator --new_admin_token).
+  // Returns its text.
+  absl::StatusOr<std::string> IssueAdminToken();
+
   Store* store() const { return store_; }
 
  private:

@@ -190,6 +190,16 @@ grpc::ServerUnaryReactor* AccessServiceImpl::CreateUser(grpc::CallbackServerCont
   for (const std::string& project : req->projects()) {
     if (s.ok()) s = CheckAccessName(project, "project");
   }
+  if (s.ok() && req->projects_size() > 0) {  // all of them exist, or no user is made
+    absl::StatusOr<std::vector<ProjectRecord>> projects = store()->ListProjects();
+    s = projects.status();
+    for (const std::string& wanted : req->projects()) {
+      if (!s.ok()) break;
+      const bool exists = std::any_of(projects->begin(), projects->end(),
+                                      [&](const ProjectRecord& p) { return p.name == wanted; });
+      if (!exists) s = absl::NotFoundError(absl::StrCat("no project named \"", wanted, "\" (gwoctl project create)"));
+    }
+  }
   if (s.ok()) {
     absl::StatusOr<UserRecord> user = store()->CreateUser(req->name(), *role);
     for (const std::string& project : req->projects()) {

@@ -7,7 +7,8 @@
 #     the roots, or as a viewer, the submission is refused, saying why;
 #  4. a revoked user token and a revoked worker token are refused; a fresh worker token
 #     (--token_file) registers; a config that others may read is refused;
-#  5. gwoctl audit lists who did what, allowed or not.
+#  5. gwoctl audit lists who did what, allowed or not;
+#  6. with every admin token lost, a restart with --new_admin_token lets the admin back in.
 # Usage: access_test.sh BIN_DIR SOURCE_DIR
 set -uo pipefail
 BIN=$1
@@ -107,6 +108,17 @@ check "audit: the revocation" grep -q "admin .*AccessService/RevokeToken .*token
 check "audit: the worker connection" grep -q "worker:rack-2 .*WorkerService/Connect .*OK" "$TMP/audit.out"
 GWO_TOKEN=$VIC "$G" audit >"$TMP/vic-audit.out" 2>&1
 check "only an admin reads it" grep -q "not allowed: AccessService/ListAudit needs role admin" "$TMP/vic-audit.out"
+
+# --- 6. every admin token lost: --new_admin_token makes one, nothing else changes
+PORT=${ADDR##*:}
+kill -TERM "$COORD_PID"
+wait "$COORD_PID" 2>/dev/null
+rm -f "$GWO_CONFIG"
+E2E_COORD_PORT=$PORT start_coordinator --http_listen "" --new_admin_token
+check "--new_admin_token says where the token went" grep -q "a new token of user admin for $ADDR is in $GWO_CONFIG" \
+  "$TMP/coordinator.out"
+check "with it the admin is back" bash -c "'$G' whoami | grep -q '^admin: admin'"
+check "and the users and experiments are still there" bash -c "'$G' user list | grep -q ana && '$G' list | grep -q access"
 
 [ "$failed" -ne 0 ] && e2e_logs
 e2e_end

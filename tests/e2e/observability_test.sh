@@ -40,6 +40,10 @@ CHTTP=$(sed -n 's|.*serving /metrics, /healthz, /readyz on \(http://[0-9.]*:[0-9
 echo "coordinator gRPC at $ADDR, HTTP at $CHTTP"
 check "coordinator /healthz is 200" test "$(http_code "$CHTTP/healthz")" = 200
 check "coordinator /readyz is 200 (database and gRPC up)" test "$(http_code "$CHTTP/readyz")" = 200
+check "grpc.health.v1 answers SERVING, without a token" /usr/bin/python3 "$SRC/tests/e2e/grpc_probe.py" health "$ADDR" SERVING
+check "server reflection lists gwo's services" /usr/bin/python3 "$SRC/tests/e2e/grpc_probe.py" reflection "$ADDR" \
+  gwo.v1.ExperimentService gwo.v1.MetricService gwo.v1.ReportService gwo.v1.QueueService \
+  gwo.v1.GenerationService gwo.v1.WorkerService gwo.v1.AccessService grpc.health.v1.Health
 check "unknown path is 404" test "$(http_code "$CHTTP/nothing")" = 404
 
 # --- Worker with a stand-in gwo-train: reports tokens_per_s 1234.5 and 4 other

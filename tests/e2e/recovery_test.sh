@@ -179,6 +179,8 @@ postgres_restart)
   elapsed_ms=$(($(date +%s%3N) - t0))
   echo "gwoctl list during the outage: rc $outage_rc after ${elapsed_ms} ms: $(cat "$TMP/outage.out")"
   check "an RPC during the outage fails" test $outage_rc -ne 0
+  check "grpc.health.v1 says NOT_SERVING while the database is down" \
+    /usr/bin/python3 "$SRC/tests/e2e/grpc_probe.py" health "$ADDR" NOT_SERVING 6
   check "with UNAVAILABLE from the database" grep -q "cannot reach its database right now (UNAVAILABLE" "$TMP/outage.out"
   check "within its deadline (5 s)" test $elapsed_ms -lt 5500
   "$BIN/gwoctl" submit "$TMP/job.yaml" --idempotency_key during-outage --timeout_s 5 >"$TMP/outage-submit.out" 2>&1
