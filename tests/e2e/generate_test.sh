@@ -18,7 +18,8 @@ start_coordinator --worker_lease_s 10
 
 start_worker worker --name gen-worker --slots 1 --work-dir "$TMP/work" --stop_grace_s 5
 
-# The quickstart's model (2 layers, 64 dims, bytes), trained briefly.
+# The quickstart's model (2 layers, 64 dims, bytes), trained briefly; a context of 1024
+# so that a long generation streams for a while (part 4).
 cat >"$TMP/job.yaml" <<'YAML'
 name: gen
 datasets:
@@ -26,8 +27,8 @@ datasets:
     path: /usr/lib/python3.11
     glob: "*.py"
     max_bytes: 500000
-model: {arch: gpt2, n_layer: 2, n_head: 2, n_embd: 64, block_size: 128}
-training: {steps: 60, batch_size: 8, eval_every: 60, eval_batches: 2, threads: 1}
+model: {arch: gpt2, n_layer: 2, n_head: 2, n_embd: 64, block_size: 1024}
+training: {steps: 60, batch_size: 2, eval_every: 60, eval_batches: 2, threads: 1}
 YAML
 "$BIN/gwoctl" submit "$TMP/job.yaml" --wait >"$TMP/submit.out" 2>&1
 grep -q "1/1 runs succeeded" "$TMP/submit.out" || { cat "$TMP/submit.out"; die "training failed"; }
@@ -87,11 +88,15 @@ check "a missing checkpoint is NOT_FOUND" grep -q "no checkpoint at .*step-7.ckp
 check "a bad checkpoint name is INVALID_ARGUMENT" grep -q "final, best or step:N.*(code 3)" "$TMP/e3.out"
 
 # 4. A client killed mid-stream; the worker keeps serving.
-"$BIN/gwoctl" generate "$RUN" "class " --temperature 1 --max_tokens 120 >"$TMP/k.out" 2>&1 &
+"$BIN/gwoctl" generate "$RUN" "class " --temperature 1 --max_tokens 1000 --ignore_eos >"$TMP/k.out" 2>&1 &
 KPID=$!
-sleep 0.3
+for _ in $(seq 200); do [ -s "$TMP/k.out" ] && break; sleep 0.02; done
+# Killed once text has arrived and before the stream ended: truly mid-stream.
+kill -0 "$KPID" 2>/dev/null && [ -s "$TMP/k.out" ]
+check "the client was killed mid-stream (text had arrived, the stream had not ended)" test $? -eq 0
 kill -KILL "$KPID" 2>/dev/null
 wait "$KPID" 2>/dev/null
+check "and had received less than the whole answer" test "$(wc -c <"$TMP/k.out")" -lt 1000
 gen >"$TMP/g3.out" 2>"$TMP/g3.err"
 check "after a killed client the same greedy text comes back" cmp -s "$TMP/g1.out" "$TMP/g3.out"
 check "the worker is alive" kill -0 "$WORKER_PID"

@@ -53,16 +53,20 @@ class AttemptRunnerTest : public ::testing::Test {
       sent.push_back(std::move(m));
     });
     runner.Start();
+    absl::Time stopped;
     if (stop_after_start) {
       usleep(300 * 1000);
+      stopped = absl::Now();
       runner.RequestStop("test");
     }
     while (!runner.done()) usleep(10 * 1000);
+    if (stop_after_start) stop_to_done_ = absl::Now() - stopped;
     std::lock_guard<std::mutex> lock(mu);
     return sent;
   }
 
   std::string dir_;
+  absl::Duration stop_to_done_;  // from RequestStop to done, when Run stopped the child
 };
 
 TEST_F(AttemptRunnerTest, SuccessfulChildReportsMetricsLogsAndSucceeded) {
@@ -122,15 +126,34 @@ TEST_F(AttemptRunnerTest, CrashingChildIsFailedWithTheSignal) {
   EXPECT_NE(f.error().find("killed by signal 11"), std::string::npos) << f.error();
 }
 
+// What the stand-in wrote to `marker` when it got SIGTERM ("" when it never did).
+std::string Marker(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  return text;
+}
+
 TEST_F(AttemptRunnerTest, StopSendsTermAndEndsCancelled) {
-  auto sent = Run(Script("trap 'echo got term; exit 143' TERM\nwhile true; do sleep 0.05; done\n"), true);
+  const std::string marker = dir_ + "/term";
+  auto sent = Run(Script("trap 'echo got term > " + marker + "; exit 143' TERM\nwhile true; do sleep 0.05; done\n"),
+                  true);
   const auto& f = sent.back().finished();
   EXPECT_EQ(f.state(), gwo::v1::RUN_STATE_CANCELLED);
+  // The child ran its TERM handler (a SIGKILL would have left no marker) and ended
+  // by itself, well before the grace period ran out.
+  EXPECT_EQ(Marker(marker), "got term");
+  EXPECT_LT(stop_to_done_, absl::Milliseconds(450));
 }
 
 TEST_F(AttemptRunnerTest, StopKillsAChildThatIgnoresTerm) {
-  auto sent = Run(Script("trap '' TERM\nwhile true; do sleep 0.05; done\n"), true);
+  const std::string marker = dir_ + "/term";
+  auto sent = Run(Script("trap 'echo ignored term > " + marker + "' TERM\nwhile true; do sleep 0.05; done\n"), true);
   EXPECT_EQ(sent.back().finished().state(), gwo::v1::RUN_STATE_CANCELLED);
+  // TERM came first, the child outlived it, and only after the 500 ms grace was it killed.
+  EXPECT_EQ(Marker(marker), "ignored term");
+  EXPECT_GE(stop_to_done_, absl::Milliseconds(500));
+  EXPECT_LT(stop_to_done_, absl::Seconds(3));
 }
 
 TEST_F(AttemptRunnerTest, MissingTrainerFails) {

@@ -68,17 +68,26 @@ TEST(Gpt2, ResidualProjectionsUseScaledInit) {
   spec.n_embd = 256;  // enough weights for a stable std estimate
   spec.n_head = 4;
   Gpt2 model = MakeSmall(spec);
+  int projections = 0, fcs = 0, biases = 0;
   for (const auto& item : model->named_parameters()) {
     const std::string& name = item.key();
     const torch::Tensor& p = item.value();
     if (name.ends_with("c_proj.weight")) {
       EXPECT_NEAR(p.std().item<double>(), 0.01, 0.001) << name;  // 0.02 / sqrt(2 * 2)
+      ++projections;
     } else if (name.ends_with("c_fc.weight")) {
       EXPECT_NEAR(p.std().item<double>(), 0.02, 0.001) << name;
+      ++fcs;
     } else if (name.ends_with(".bias")) {
       EXPECT_EQ(p.abs().max().item<double>(), 0.0) << name;
+      ++biases;
     }
   }
+  // Each block's attention and MLP output projections, its MLP input, and biases were
+  // all seen: a renamed parameter cannot make the checks above vanish.
+  EXPECT_EQ(projections, 2 * spec.n_layer);
+  EXPECT_EQ(fcs, spec.n_layer);
+  EXPECT_GE(biases, 4 * spec.n_layer);
 }
 
 TEST(Gpt2, ChangingAFutureTokenLeavesEarlierLogitsUnchanged) {
