@@ -21,6 +21,13 @@ std::string MetadataValue(const grpc::ServerContextBase& ctx, std::string_view k
   return std::string(it->second.data(), it->second.size());
 }
 
+// "ipv4:127.0.0.1:5000" -> "ipv4:127.0.0.1", "ipv6:[::1]:5000" -> "ipv6:[::1]".
+std::string PeerHost(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  const size_t scheme = peer.find(':');
+  return colon == std::string::npos || colon == scheme ? peer : peer.substr(0, colon);
+}
+
 }  // namespace
 
 const std::vector<MethodRule>& MethodRules() {
@@ -78,6 +85,12 @@ absl::StatusOr<Principal> AccessGate::Admit(grpc::ServerContextBase* ctx, std::s
   }
   std::optional<Principal> who;  // authenticated, perhaps not let in: for the audit log
   if (p.ok()) who = *p;
+  // Every caller is held to its rate, the unauthenticated ones by their address, before
+  // anything else, so that no flood (of refused calls either) reaches the database or
+  // the audit log.
+  const std::string rate_key =
+      p.ok() ? p->Actor() : absl::StrCat("unauthenticated caller from ", PeerHost(ctx->peer()));
+  if (absl::Status rate = access_->AdmitRequest(rate_key); !rate.ok()) return rate;
   if (p.ok()) {
     if (rule->need == Need::kWorker && !p->is_worker()) {
       p = absl::PermissionDeniedError(
@@ -92,9 +105,6 @@ absl::StatusOr<Principal> AccessGate::Admit(grpc::ServerContextBase* ctx, std::s
       p = absl::PermissionDeniedError(absl::StrCat(method, " needs role admin; ", p->user, " is a ",
                                                    RoleName(p->role)));
     }
-  }
-  if (p.ok()) {
-    if (absl::Status rate = access_->AdmitRequest(p->Actor()); !rate.ok()) p = rate;
   }
   if (!p.ok() && rule->audited) Audit(ctx, who.has_value() ? &*who : nullptr, method, "", p.status());
   return p;

@@ -41,9 +41,10 @@ class AccessGate {
   explicit AccessGate(AccessControl* access, bool worker_certificates = false)
       : access_(access), worker_certificates_(worker_certificates) {}
 
-  // The caller, when its token (or certificate) is valid, the method's rule lets it
-  // in and its rate allows. UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED
-  // otherwise; a refused call of an audited method is audited too.
+  // The caller, when its rate allows (a caller without a valid token is counted by
+  // its address), its token (or certificate) is valid and the method's rule lets it
+  // in. RESOURCE_EXHAUSTED, UNAUTHENTICATED or PERMISSION_DENIED otherwise; a refused
+  // call of an audited method is audited too, unless refused for its rate.
   absl::StatusOr<Principal> Admit(grpc::ServerContextBase* ctx, std::string_view method);
 
   // OK when the caller may read (`write`: act on) the experiment, the run's

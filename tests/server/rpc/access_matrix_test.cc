@@ -55,7 +55,7 @@ class AccessMatrixTest : public PostgresTest {
   void SetUp() override {
     PostgresTest::SetUp();
     core_ = std::make_unique<Coordinator>(store_.get(), CoordinatorOptions{});
-    access_ = std::make_unique<AccessControl>(store_.get());
+    access_ = std::make_unique<AccessControl>(store_.get(), Limits());
     gate_ = std::make_unique<AccessGate>(access_.get());
     experiments_ = std::make_unique<ExperimentServiceImpl>(core_.get(), gate_.get());
     metrics_ = std::make_unique<MetricServiceImpl>(core_.get(), gate_.get());
@@ -106,6 +106,8 @@ class AccessMatrixTest : public PostgresTest {
     if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server_.reset();
   }
+
+  virtual AccessLimits Limits() { return {}; }
 
   std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token, int seconds = 10) {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -527,6 +529,48 @@ TEST_F(AccessMatrixTest, TheRuleTableNamesEveryMethodOfEveryServiceAndNothingEls
   std::set<std::string> ruled;
   for (const MethodRule& r : MethodRules()) ruled.insert(std::string(r.method));
   EXPECT_EQ(methods, ruled);
+}
+
+// The same server with a burst of 5 requests per caller and (practically) no refill.
+class AccessLimitTest : public AccessMatrixTest {
+ protected:
+  AccessLimits Limits() override {
+    AccessLimits l;
+    l.requests_per_s = 0.001;
+    l.request_burst = 5;
+    return l;
+  }
+};
+
+TEST_F(AccessLimitTest, CallersBeyondTheirRateGetResourceExhaustedAndFloodNothing) {
+  gwo::v1::GetRunRequest get;
+  get.set_run_id(run_);
+  gwo::v1::GetRunResponse run;
+  std::vector<StatusCode> member;
+  for (int i = 0; i < 7; ++i) {
+    member.push_back(gwo::v1::ExperimentService::NewStub(channel_)->GetRun(Ctx(member_).get(), get, &run).error_code());
+  }
+  EXPECT_THAT(member, ::testing::ElementsAre(StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::OK,
+                                             StatusCode::OK, StatusCode::RESOURCE_EXHAUSTED,
+                                             StatusCode::RESOURCE_EXHAUSTED));
+  // Callers without a token are counted by their address: a flood of refused calls
+  // stops reaching the audit log.
+  gwo::v1::CancelRunRequest cancel;
+  cancel.set_run_id(run_);
+  gwo::v1::CancelRunResponse cancelled;
+  std::vector<StatusCode> anonymous;
+  for (int i = 0; i < 7; ++i) {
+    anonymous.push_back(
+        gwo::v1::ExperimentService::NewStub(channel_)->CancelRun(Ctx("").get(), cancel, &cancelled).error_code());
+  }
+  EXPECT_THAT(anonymous, ::testing::ElementsAre(StatusCode::UNAUTHENTICATED, StatusCode::UNAUTHENTICATED,
+                                                StatusCode::UNAUTHENTICATED, StatusCode::UNAUTHENTICATED,
+                                                StatusCode::UNAUTHENTICATED, StatusCode::RESOURCE_EXHAUSTED,
+                                                StatusCode::RESOURCE_EXHAUSTED));
+  const std::vector<AuditRecord> audit = store_->ListAudit(100, 0).value();
+  EXPECT_EQ(std::count_if(audit.begin(), audit.end(),
+                          [](const AuditRecord& a) { return a.method == "ExperimentService/CancelRun"; }),
+            5);
 }
 
 }  // namespace
