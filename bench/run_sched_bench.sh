@@ -38,7 +38,10 @@ if [ "$out" != /dev/stdout ]; then exec > >(tee "$out"); fi
   "$bin/gwo-ingest-bench" --workers 16 --steps 2500 --names 4 --batch 50
   echo
   echo "## submit-to-start latency"
-  "$bin/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$tmp/coord" > "$tmp/coord.log" 2>&1 &
+  # Its first start writes the admin and worker tokens here (not the user's own config).
+  export GWO_CONFIG=$tmp/gwo-config.json
+  "$bin/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$tmp/coord" --path_roots "$tmp,/usr/lib,/usr/share" \
+    > "$tmp/coord.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 300); do grep -q "listening on" "$tmp/coord.log" && break; sleep 0.1; done
   addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$tmp/coord.log" | head -1)

@@ -18,6 +18,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/flags.h"
+#include "common/client_config.h"
+#include "common/tls.h"
 #include "grpcpp/grpcpp.h"
 #include "gwo/v1/experiments.grpc.pb.h"
 
@@ -46,7 +48,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto stub = gwo::v1::ExperimentService::NewStub(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator), grpc::InsecureChannelCredentials()));
+      gwo::MakeCoordinatorChannel(absl::GetFlag(FLAGS_coordinator), grpc::InsecureChannelCredentials(),
+                                  gwo::UserTokenFor(absl::GetFlag(FLAGS_coordinator))));
   std::vector<double> ms;
   for (int i = 0; i < absl::GetFlag(FLAGS_samples); ++i) {
     gwo::v1::SubmitExperimentRequest req;

@@ -83,6 +83,14 @@ absl::StatusOr<ClientConfig> LoadClientConfig(const std::string& path) {
   return out;
 }
 
+std::string UserTokenFor(const std::string& address) {
+  if (const char* env = std::getenv("GWO_TOKEN"); env != nullptr && *env != '\0') return env;
+  absl::StatusOr<ClientConfig> config = LoadClientConfig(ClientConfigPath());
+  if (!config.ok()) return "";
+  auto it = config->coordinators.find(address);
+  return it == config->coordinators.end() ? "" : it->second.token;
+}
+
 absl::Status UpdateClientConfig(const std::string& path, const std::function<void(ClientConfig&)>& change) {
   if (absl::Status s = MakeDirs(DirOf(path)); !s.ok()) return s;
   const std::string lock_path = absl::StrCat(path, ".lock");

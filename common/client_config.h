@@ -38,6 +38,9 @@ std::string ClientConfigPath();
 // INVALID_ARGUMENT when it is not gwo's JSON, naming the file.
 absl::StatusOr<ClientConfig> LoadClientConfig(const std::string& path);
 
+// The user token to send to `address`: $GWO_TOKEN, else the config's for it, else "".
+std::string UserTokenFor(const std::string& address);
+
 // Reads, changes and writes the config under an exclusive lock (so concurrent
 // writers lose nothing), creating the directory (0700) and the file (0600); the
 // new file replaces the old one atomically.

@@ -18,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/client_config.h"
+#include "common/tls.h"
 #include "grpcpp/grpcpp.h"
 #include "gwo/v1/generation.grpc.pb.h"
 
@@ -70,7 +72,9 @@ double Median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator), grpc::InsecureChannelCredentials());
+  // The token of the coordinator's first start (GWO_CONFIG), or $GWO_TOKEN.
+  auto channel = gwo::MakeCoordinatorChannel(absl::GetFlag(FLAGS_coordinator), grpc::InsecureChannelCredentials(),
+                                             gwo::UserTokenFor(absl::GetFlag(FLAGS_coordinator)));
   auto stub = gwo::v1::GenerationService::NewStub(channel);
   gwo::v1::GenerateRequest req;
   req.set_run_id(absl::GetFlag(FLAGS_run));

@@ -83,8 +83,11 @@ fi
 data="{path: $corpus, glob: \"*.py\", max_bytes: 2000000, tokenizer: $work/tok}"
 training="{steps: 1, batch_size: 1, eval_every: 1, eval_batches: 1, warmup_steps: 0, threads: 4}"
 coordinator_ok=1
+# Its first start writes the admin and worker tokens here (not the user's own config);
+# the job names the Python sources and the tokenizer under $work.
+export GWO_CONFIG=$work/gwo-config.json
 "$bin/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$work/data" ${pg_bin:+--pg_bin_dir "$pg_bin"} \
-  >"$work/coordinator.out" 2>"$OUT/coordinator.log" &
+  --path_roots "$work,$corpus" >"$work/coordinator.out" 2>"$OUT/coordinator.log" &
 PIDS+=($!)
 for _ in $(seq 300); do
   grep -q "listening on" "$work/coordinator.out" 2>/dev/null && break

@@ -50,7 +50,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   [[ -w /usr/lib ]] && tar xzf "$root/bench/generate/.carry/pg15.tgz" -C / 2>/dev/null || true
 fi
 
+# Its first start writes the admin and worker tokens here, for gwoctl and gwo-worker.
+export GWO_CONFIG=$work/gwo-config.json
 "$bin/gwo-coordinator" --listen 127.0.0.1:0 --data-dir "$work/data" ${pg_bin:+--pg_bin_dir "$pg_bin"} \
+  --path_roots "$work,/usr/lib,/usr/share,$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')" \
   >"$work/coordinator.out" 2>"$OUT/coordinator.log" &
 PIDS+=($!)
 for _ in $(seq 300); do
