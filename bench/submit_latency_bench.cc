@@ -47,9 +47,11 @@ int main(int argc, char** argv) {
     std::cerr << "gwo-submit-latency-bench: --job FILE is required and must not be empty\n";
     return 2;
   }
+  // The token of the coordinator's first start (GWO_CONFIG), or $GWO_TOKEN.
+  const gwo::ClientConfig config = gwo::LoadClientConfig(gwo::ClientConfigPath()).value_or(gwo::ClientConfig{});
   auto stub = gwo::v1::ExperimentService::NewStub(
       gwo::MakeCoordinatorChannel(absl::GetFlag(FLAGS_coordinator), grpc::InsecureChannelCredentials(),
-                                  gwo::UserTokenFor(absl::GetFlag(FLAGS_coordinator))));
+                                  gwo::UserTokenFor(config, absl::GetFlag(FLAGS_coordinator))));
   std::vector<double> ms;
   for (int i = 0; i < absl::GetFlag(FLAGS_samples); ++i) {
     gwo::v1::SubmitExperimentRequest req;

@@ -115,17 +115,13 @@ int main(int argc, char** argv) {
   }
   gwo::client::Context c;
   c.address = absl::GetFlag(FLAGS_coordinator);
-  if (c.address.empty()) {
-    const char* env = std::getenv("GWO_COORDINATOR");
-    c.address = env != nullptr && *env != '\0' ? env : !config->current.empty() ? config->current : "127.0.0.1:7070";
-  }
+  if (c.address.empty()) c.address = gwo::DefaultCoordinator(*config);
   const gwo::CoordinatorEntry saved = config->coordinators.count(c.address) ? config->coordinators.at(c.address)
                                                                             : gwo::CoordinatorEntry{};
   std::string tls_ca = absl::GetFlag(FLAGS_tls_ca);
   if (const char* env = std::getenv("GWO_TLS_CA"); tls_ca.empty() && env != nullptr) tls_ca = env;
   if (tls_ca.empty()) tls_ca = saved.tls_ca;
-  std::string token = saved.token;
-  if (const char* env = std::getenv("GWO_TOKEN"); env != nullptr && *env != '\0') token = env;
+  const std::string token = gwo::UserTokenFor(*config, c.address);
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = gwo::MakeChannelCredentials({tls_ca});
   if (!credentials.ok()) {
     std::cerr << "gwoctl: " << credentials.status().message() << "\n";

@@ -83,12 +83,15 @@ absl::StatusOr<ClientConfig> LoadClientConfig(const std::string& path) {
   return out;
 }
 
-std::string UserTokenFor(const std::string& address) {
+std::string DefaultCoordinator(const ClientConfig& config) {
+  if (const char* env = std::getenv("GWO_COORDINATOR"); env != nullptr && *env != '\0') return env;
+  return config.current.empty() ? "127.0.0.1:7070" : config.current;
+}
+
+std::string UserTokenFor(const ClientConfig& config, const std::string& address) {
   if (const char* env = std::getenv("GWO_TOKEN"); env != nullptr && *env != '\0') return env;
-  absl::StatusOr<ClientConfig> config = LoadClientConfig(ClientConfigPath());
-  if (!config.ok()) return "";
-  auto it = config->coordinators.find(address);
-  return it == config->coordinators.end() ? "" : it->second.token;
+  auto it = config.coordinators.find(address);
+  return it == config.coordinators.end() ? "" : it->second.token;
 }
 
 absl::Status UpdateClientConfig(const std::string& path, const std::function<void(ClientConfig&)>& change) {

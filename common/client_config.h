@@ -38,8 +38,12 @@ std::string ClientConfigPath();
 // INVALID_ARGUMENT when it is not gwo's JSON, naming the file.
 absl::StatusOr<ClientConfig> LoadClientConfig(const std::string& path);
 
+// The coordinator a client talks to when its command line names none:
+// $GWO_COORDINATOR, else the config's current one, else 127.0.0.1:7070.
+std::string DefaultCoordinator(const ClientConfig& config);
+
 // The user token to send to `address`: $GWO_TOKEN, else the config's for it, else "".
-std::string UserTokenFor(const std::string& address);
+std::string UserTokenFor(const ClientConfig& config, const std::string& address);
 
 // Reads, changes and writes the config under an exclusive lock (so concurrent
 // writers lose nothing), creating the directory (0700) and the file (0600); the

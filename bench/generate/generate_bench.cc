@@ -73,8 +73,9 @@ double Median(std::vector<double> v) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   // The token of the coordinator's first start (GWO_CONFIG), or $GWO_TOKEN.
+  const gwo::ClientConfig config = gwo::LoadClientConfig(gwo::ClientConfigPath()).value_or(gwo::ClientConfig{});
   auto channel = gwo::MakeCoordinatorChannel(absl::GetFlag(FLAGS_coordinator), grpc::InsecureChannelCredentials(),
-                                             gwo::UserTokenFor(absl::GetFlag(FLAGS_coordinator)));
+                                             gwo::UserTokenFor(config, absl::GetFlag(FLAGS_coordinator)));
   auto stub = gwo::v1::GenerationService::NewStub(channel);
   gwo::v1::GenerateRequest req;
   req.set_run_id(absl::GetFlag(FLAGS_run));

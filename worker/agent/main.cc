@@ -24,7 +24,8 @@
 #include "worker/agent/devices.h"
 #include "worker/agent/worker_metrics.h"
 
-ABSL_FLAG(std::string, coordinator, "", "coordinator address; default $GWO_COORDINATOR, else 127.0.0.1:7070");
+ABSL_FLAG(std::string, coordinator, "",
+          "coordinator address; default $GWO_COORDINATOR, else the gwo config's current one, else 127.0.0.1:7070");
 ABSL_FLAG(std::string, tls_ca, "", "PEM CA that signed the coordinator's certificate: connect over TLS");
 ABSL_FLAG(std::string, token_file, "",
           "file holding the worker token (gwow_...); default $GWO_WORKER_TOKEN, else the worker_token the "
@@ -70,10 +71,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.coordinator = absl::GetFlag(FLAGS_coordinator);
-  if (o.coordinator.empty()) {
-    const char* env = std::getenv("GWO_COORDINATOR");
-    o.coordinator = env != nullptr && *env != '\0' ? env : !config->current.empty() ? config->current : "127.0.0.1:7070";
-  }
+  if (o.coordinator.empty()) o.coordinator = gwo::DefaultCoordinator(*config);
   if (const std::string file = absl::GetFlag(FLAGS_token_file); !file.empty()) {
     std::ifstream in(file);
     if (!(in >> o.token)) {
